@@ -1,0 +1,1009 @@
+/* The trail engine: registry, buckets and the CloudTrail API calls. */
+#include "ct.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "errlog.h"
+#include "fileio.h"
+#include "policy.h"
+#include "registry.h"
+#include "store.h"
+#include "validate.h"
+
+#define CT_PATH_MAX 4096
+#define CT_REGIONS_MAX 64
+
+const char CT_DEFAULT_REGIONS[] =
+	"us-east-1:us-east-2:us-west-1:us-west-2:af-south-1:ap-east-1:ap-east-2:"
+	"ap-northeast-1:ap-northeast-2:ap-northeast-3:ap-south-1:ap-south-2:"
+	"ap-southeast-1:ap-southeast-2:ap-southeast-3:ap-southeast-4:ap-southeast-5:"
+	"ap-southeast-6:ap-southeast-7:ca-central-1:ca-west-1:eu-central-1:eu-central-2:"
+	"eu-north-1:eu-south-1:eu-south-2:eu-west-1:eu-west-2:eu-west-3:il-central-1:"
+	"me-central-1:me-south-1:mx-central-1:sa-east-1";
+
+struct ct {
+	char *state_dir;
+	char *registry_path;
+	char account[CT_ACCOUNT_LEN + 1];
+	char region[CT_REGION_MAX + 1];
+	char *regions_text;                 /* storage for regions[] */
+	const char *regions[CT_REGIONS_MAX];
+	size_t n_regions;
+	char *test_clock;
+	struct clock clock;
+	int lock_fd;
+	struct store *store;
+	struct errlog errors;
+	bool errors_ready;
+
+	/* Lock order: writer, then lock.  writer serialises every change,
+	 * including its disk I/O, so that the registry on disk always matches
+	 * what memory will hold; lock guards the in-memory trails and is only
+	 * held for copies and swaps, never across I/O, so readers (getattr,
+	 * read, readdir) never wait for a disk. */
+	pthread_mutex_t writer;
+	pthread_rwlock_t lock;
+	struct trail *trails;
+	size_t n_trails;
+};
+
+/* ---- small helpers ---- */
+
+static char *path_join(const char *dir, const char *name)
+{
+	struct buf b;
+	buf_init(&b, CT_PATH_MAX);
+	if (buf_printf(&b, "%s/%s", dir, name) < 0) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_take(&b);
+}
+
+static int random_bytes(void *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = getrandom((char *)p + got, n - got, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+const char *ct_account(const struct ct *ct) { return ct->account; }
+const char *ct_region(const struct ct *ct) { return ct->region; }
+int64_t ct_now(const struct ct *ct) { return clock_now(&ct->clock); }
+
+const char *const *ct_regions(const struct ct *ct, size_t *n)
+{
+	*n = ct->n_regions;
+	return ct->regions;
+}
+
+bool ct_region_known(const struct ct *ct, const char *region)
+{
+	for (size_t i = 0; i < ct->n_regions; i++)
+		if (!strcmp(ct->regions[i], region))
+			return true;
+	return false;
+}
+
+/* Index of trail name in ct->trails, or -1.  Caller holds ct->lock. */
+static ssize_t find_locked(const struct ct *ct, const char *name)
+{
+	for (size_t i = 0; i < ct->n_trails; i++)
+		if (!strcmp(ct->trails[i].name, name))
+			return (ssize_t)i;
+	return -1;
+}
+
+static int trail_not_found(const struct ct *ct, const char *name, struct ct_err *err)
+{
+	return ct_fail(err, "TrailNotFoundException", "Unknown trail: %s for the user: %s",
+		       name, ct->account);
+}
+
+/* Write the registry as it will be with trails[] (a full replacement). */
+static int persist(struct ct *ct, const struct trail *trails, size_t n, struct ct_err *err)
+{
+	return registry_save(ct->registry_path, ct->account, trails, n, err);
+}
+
+/* ---- open / close ---- */
+
+static int parse_regions(struct ct *ct, const char *text, struct ct_err *err)
+{
+	ct->regions_text = strdup(text);
+	if (!ct->regions_text)
+		return -ENOMEM;
+	char *save = NULL;
+	for (char *r = strtok_r(ct->regions_text, ":", &save); r; r = strtok_r(NULL, ":", &save)) {
+		if (!region_name_valid(r))
+			return ct_fail(err, "InvalidParameterException",
+				       "regions=: \"%s\" is not a region name (like us-east-1)", r);
+		for (size_t i = 0; i < ct->n_regions; i++)
+			if (!strcmp(ct->regions[i], r))
+				return ct_fail(err, "InvalidParameterException",
+					       "regions=: \"%s\" is listed twice", r);
+		if (ct->n_regions == CT_REGIONS_MAX)
+			return ct_fail(err, "InvalidParameterException",
+				       "regions=: more than %d regions", CT_REGIONS_MAX);
+		ct->regions[ct->n_regions++] = r;
+	}
+	if (ct->n_regions == 0)
+		return ct_fail(err, "InvalidParameterException", "regions=: no regions given");
+	return 0;
+}
+
+static int lock_state(struct ct *ct, struct ct_err *err)
+{
+	char *path = path_join(ct->state_dir, "lock");
+	if (!path)
+		return -ENOMEM;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int r = ct_fail(err, "StateDirectoryUnusable", "%s: %s", path, strerror(errno));
+		free(path);
+		return r;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "";
+		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		int r = ct_fail(err, "StateDirectoryInUse",
+				"state directory %s is in use by another trailfs (pid %s); "
+				"unmount it first, or give this one its own -o state=DIR",
+				ct->state_dir, pid[0] ? pid : "unknown");
+		close(fd);
+		free(path);
+		return r == -EINVAL ? -EBUSY : r;
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0)
+		(void)!pwrite(fd, pid, (size_t)len, 0);
+	free(path);
+	ct->lock_fd = fd;
+	return 0;
+}
+
+/* The daemon forks after ct_open when it goes to the background; the pid in
+ * the lock file is refreshed by whoever serves. */
+static int new_account(char out[CT_ACCOUNT_LEN + 1])
+{
+	unsigned char rnd[CT_ACCOUNT_LEN];
+	int r = random_bytes(rnd, sizeof rnd);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < CT_ACCOUNT_LEN; i++)
+		out[i] = (char)('0' + rnd[i] % 10);
+	if (out[0] == '0')
+		out[0] = '1';
+	out[CT_ACCOUNT_LEN] = '\0';
+	return 0;
+}
+
+struct ct *ct_open(const struct ct_options *o, struct ct_err *err)
+{
+	struct ct *ct = calloc(1, sizeof *ct);
+	if (!ct) {
+		ct_fail_errno(err, ENOMEM, "trailfs");
+		return NULL;
+	}
+	ct->lock_fd = -1;
+	pthread_mutex_init(&ct->writer, NULL);
+	pthread_rwlock_init(&ct->lock, NULL);
+	int r = 0;
+	const char *region = o->region ? o->region : "us-east-1";
+
+	if (!o->state_dir || !*o->state_dir) {
+		r = ct_fail(err, "InvalidParameterException", "no state directory given (-o state=DIR)");
+		goto fail;
+	}
+	ct->state_dir = strdup(o->state_dir);
+	ct->registry_path = path_join(o->state_dir, "registry.json");
+	if (!ct->state_dir || !ct->registry_path) {
+		r = ct_fail_errno(err, ENOMEM, "trailfs");
+		goto fail;
+	}
+	if ((r = parse_regions(ct, o->regions ? o->regions : CT_DEFAULT_REGIONS, err)) < 0)
+		goto fail;
+	if (!region_name_valid(region) || strlen(region) > CT_REGION_MAX) {
+		r = ct_fail(err, "InvalidParameterException",
+			    "region=: \"%s\" is not a region name (like us-east-1)", region);
+		goto fail;
+	}
+	snprintf(ct->region, sizeof ct->region, "%s", region);
+	if (!ct_region_known(ct, region)) {
+		r = ct_fail(err, "InvalidParameterException",
+			    "region=%s is not among the configured regions (regions=)", region);
+		goto fail;
+	}
+	if (o->account && !account_id_valid(o->account)) {
+		r = ct_fail(err, "InvalidParameterException",
+			    "account=: \"%s\" is not an account id (12 digits)", o->account);
+		goto fail;
+	}
+	if (o->test_clock) {
+		int64_t t;
+		ct->test_clock = strdup(o->test_clock);
+		if (clock_read_file(o->test_clock, &t) < 0) {
+			r = ct_fail(err, "InvalidParameterException",
+				    "test_clock=%s: the file must exist and hold epoch seconds",
+				    o->test_clock);
+			goto fail;
+		}
+		ct->clock.test_file = ct->test_clock;
+	}
+
+	r = mkdir_p(o->state_dir, 0700);
+	if (r < 0) {
+		r = ct_fail(err, "StateDirectoryUnusable", "%s: %s", o->state_dir, strerror(-r));
+		goto fail;
+	}
+	if ((r = lock_state(ct, err)) < 0)
+		goto fail;
+
+	struct ct_err why;
+	ct_err_clear(&why);
+	r = registry_load(ct->registry_path, ct->account, &ct->trails, &ct->n_trails, &why);
+	if (r == -ENOENT) {
+		if (o->account)
+			snprintf(ct->account, sizeof ct->account, "%s", o->account);
+		else if ((r = new_account(ct->account)) < 0) {
+			ct_fail_errno(err, r, "random account id");
+			goto fail;
+		}
+		if ((r = persist(ct, NULL, 0, err)) < 0)
+			goto fail;
+	} else if (r < 0) {
+		if (err)
+			*err = why;
+		goto fail;
+	} else if (o->account && strcmp(o->account, ct->account)) {
+		r = ct_fail(err, "InvalidParameterException",
+			    "state directory %s belongs to account %s, not account=%s",
+			    o->state_dir, ct->account, o->account);
+		goto fail;
+	}
+
+	char *errors_path = path_join(o->state_dir, "errors.log");
+	r = errors_path ? errlog_init(&ct->errors, errors_path) : -ENOMEM;
+	ct->errors_ready = errors_path != NULL;
+	free(errors_path);
+	if (r < 0) {
+		ct_fail_errno(err, r, "errors.log");
+		goto fail;
+	}
+
+	char *store_dir = o->store_dir ? strdup(o->store_dir) : path_join(o->state_dir, "store");
+	if (!store_dir) {
+		r = ct_fail_errno(err, ENOMEM, "trailfs");
+		goto fail;
+	}
+	int serr = 0;
+	ct->store = store_local_new(store_dir, &serr);
+	if (!ct->store) {
+		r = ct_fail(err, "StoreUnusable", "store %s: %s", store_dir, strerror(serr < 0 ? -serr : serr));
+		free(store_dir);
+		goto fail;
+	}
+	free(store_dir);
+	return ct;
+fail:
+	(void)r;
+	ct_close(ct);
+	return NULL;
+}
+
+void ct_close(struct ct *ct)
+{
+	if (!ct)
+		return;
+	for (size_t i = 0; i < ct->n_trails; i++)
+		trail_release(&ct->trails[i]);
+	free(ct->trails);
+	store_free(ct->store);
+	if (ct->errors_ready)
+		errlog_release(&ct->errors);
+	if (ct->lock_fd >= 0)
+		close(ct->lock_fd);
+	pthread_rwlock_destroy(&ct->lock);
+	pthread_mutex_destroy(&ct->writer);
+	free(ct->regions_text);
+	free(ct->test_clock);
+	free(ct->registry_path);
+	free(ct->state_dir);
+	free(ct);
+}
+
+/* ---- reading ---- */
+
+int ct_get_trail(struct ct *ct, const char *name, struct trail *out, struct ct_err *err)
+{
+	pthread_rwlock_rdlock(&ct->lock);
+	ssize_t i = find_locked(ct, name);
+	int r = i < 0 ? trail_not_found(ct, name, err) : trail_copy(out, &ct->trails[i]);
+	pthread_rwlock_unlock(&ct->lock);
+	return r;
+}
+
+bool ct_trail_exists(struct ct *ct, const char *name)
+{
+	pthread_rwlock_rdlock(&ct->lock);
+	bool found = find_locked(ct, name) >= 0;
+	pthread_rwlock_unlock(&ct->lock);
+	return found;
+}
+
+static int by_string(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ct_describe_trails(struct ct *ct, char ***names, size_t *n)
+{
+	pthread_rwlock_rdlock(&ct->lock);
+	char **list = calloc(ct->n_trails ? ct->n_trails : 1, sizeof *list);
+	size_t count = 0;
+	int r = list ? 0 : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < ct->n_trails; i++) {
+		list[i] = strdup(ct->trails[i].name);
+		if (!list[i])
+			r = -ENOMEM;
+		else
+			count++;
+	}
+	pthread_rwlock_unlock(&ct->lock);
+	if (r < 0) {
+		store_names_free(list, count);
+		return r;
+	}
+	qsort(list, count, sizeof *list, by_string);
+	*names = list;
+	*n = count;
+	return 0;
+}
+
+int ct_get_event_selectors(struct ct *ct, const char *name, struct selectors *out,
+			   struct ct_err *err)
+{
+	struct trail t;
+	trail_init(&t);
+	int r = ct_get_trail(ct, name, &t, err);
+	if (r == 0)
+		r = selectors_copy(out, &t.sel);
+	trail_release(&t);
+	return r;
+}
+
+void ct_tags_free(struct tag *tags, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(tags[i].key);
+		free(tags[i].value);
+	}
+	free(tags);
+}
+
+int ct_list_tags(struct ct *ct, const char *name, struct tag **tags, size_t *n,
+		 struct ct_err *err)
+{
+	struct trail t;
+	trail_init(&t);
+	int r = ct_get_trail(ct, name, &t, err);
+	if (r == 0) {
+		*tags = t.tags;
+		*n = t.n_tags;
+		t.tags = NULL;
+		t.n_tags = 0;
+	}
+	trail_release(&t);
+	return r;
+}
+
+static int add_time(json *o, const char *key, int64_t t)
+{
+	char iso[32];
+	clock_format_iso(t, iso, sizeof iso);
+	return json_add_string(o, key, iso);
+}
+
+int ct_get_trail_status_json(struct ct *ct, const char *name, struct buf *out,
+			     struct ct_err *err)
+{
+	struct trail t;
+	trail_init(&t);
+	int r = ct_get_trail(ct, name, &t, err);
+	if (r < 0) {
+		trail_release(&t);
+		return r;
+	}
+	/* Members in the order the aws CLI prints them (alphabetical). */
+	json *o = json_new_object();
+	r = o ? json_add_bool(o, "IsLogging", t.logging) : -ENOMEM;
+	if (r == 0 && t.start_logging_time)
+		r = add_time(o, "StartLoggingTime", t.start_logging_time);
+	if (r == 0 && t.stop_logging_time)
+		r = add_time(o, "StopLoggingTime", t.stop_logging_time);
+	char *text = r == 0 ? json_print(o, false) : NULL;
+	if (r == 0 && !text)
+		r = -ENOMEM;
+	if (r == 0)
+		r = buf_puts(out, text);
+	if (r == 0)
+		r = buf_putc(out, '\n');
+	free(text);
+	json_free(o);
+	trail_release(&t);
+	return r;
+}
+
+/* ---- buckets and their policies ---- */
+
+static int store_err(int r, const char *bucket, struct ct_err *err)
+{
+	if (r == -ENOENT)
+		return ct_fail(err, "NoSuchBucket", "The specified bucket does not exist: %s", bucket);
+	return ct_fail_errno(err, r, bucket);
+}
+
+/* Make sure bucket can take the trail's files: an unknown bucket is created
+ * with CloudTrail's policy (the console's "create a new bucket"); an existing
+ * one must have a policy that lets CloudTrail write under the prefix.
+ * Under CT_DRY_RUN nothing is created.  Caller holds ct->writer. */
+static int check_or_create_bucket(struct ct *ct, const struct trail *t, unsigned flags,
+				  struct ct_err *err)
+{
+	char arn[CT_ARN_MAX + 1];
+	trail_arn(t, arn, sizeof arn);
+	int r = ct->store->ops->bucket_exists(ct->store, t->bucket);
+	if (r == -ENOENT) {
+		if (flags & CT_DRY_RUN)
+			return 0;
+		struct buf policy;
+		buf_init(&policy, CT_POLICY_MAX);
+		r = policy_for_cloudtrail(t->bucket, t->prefix, ct->account, arn, &policy);
+		if (r == 0)
+			r = ct->store->ops->bucket_create(ct->store, t->bucket);
+		if (r == 0)
+			r = ct->store->ops->policy_put(ct->store, t->bucket, policy.data, policy.len);
+		buf_release(&policy);
+		return r < 0 ? ct_fail_errno(err, r, t->bucket) : 0;
+	}
+	if (r < 0)
+		return store_err(r, t->bucket, err);
+	struct buf policy;
+	buf_init(&policy, CT_POLICY_MAX);
+	r = ct->store->ops->policy_get(ct->store, t->bucket, &policy);
+	if (r == -ENODATA)
+		r = ct_fail(err, "InsufficientS3BucketPolicyException",
+			    "Incorrect S3 bucket policy is detected for bucket: %s: the bucket has no "
+			    "policy; write one to buckets/%s/policy.json that lets "
+			    "cloudtrail.amazonaws.com s3:PutObject on arn:aws:s3:::%s/%s%sAWSLogs/%s/*",
+			    t->bucket, t->bucket, t->bucket, t->prefix, *t->prefix ? "/" : "",
+			    ct->account);
+	else if (r < 0)
+		r = store_err(r, t->bucket, err);
+	else
+		r = policy_allows_cloudtrail(policy.data, policy.len, t->bucket, t->prefix,
+					     ct->account, t->home_region, arn, err);
+	buf_release(&policy);
+	return r;
+}
+
+int ct_create_bucket(struct ct *ct, const struct ct_caller *who, const char *bucket,
+		     struct ct_err *err)
+{
+	(void)who;
+	int r = validate_bucket_name_s3(bucket, 0, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&ct->writer);
+	r = ct->store->ops->bucket_create(ct->store, bucket);
+	pthread_mutex_unlock(&ct->writer);
+	if (r == -EEXIST)
+		return ct_fail(err, "BucketAlreadyOwnedByYou",
+			       "Your previous request to create the named bucket succeeded and you "
+			       "already own it: %s", bucket);
+	return r < 0 ? ct_fail_errno(err, r, bucket) : 0;
+}
+
+int ct_delete_bucket(struct ct *ct, const struct ct_caller *who, const char *bucket,
+		     struct ct_err *err)
+{
+	(void)who;
+	pthread_mutex_lock(&ct->writer);
+	int r = ct->store->ops->bucket_delete(ct->store, bucket);
+	pthread_mutex_unlock(&ct->writer);
+	if (r == -ENOTEMPTY)
+		return ct_fail(err, "BucketNotEmpty",
+			       "The bucket you tried to delete is not empty: %s holds delivered files",
+			       bucket);
+	return r < 0 ? store_err(r, bucket, err) : 0;
+}
+
+int ct_list_buckets(struct ct *ct, char ***names, size_t *n)
+{
+	return ct->store->ops->bucket_list(ct->store, names, n);
+}
+
+bool ct_bucket_exists(struct ct *ct, const char *bucket)
+{
+	return ct->store->ops->bucket_exists(ct->store, bucket) == 0;
+}
+
+int ct_get_bucket_policy(struct ct *ct, const char *bucket, struct buf *out,
+			 struct ct_err *err)
+{
+	int r = ct->store->ops->policy_get(ct->store, bucket, out);
+	if (r == -ENODATA) {
+		ct_fail(err, "NoSuchBucketPolicy", "The bucket policy does not exist: %s", bucket);
+		return -ENODATA;
+	}
+	return r < 0 ? store_err(r, bucket, err) : 0;
+}
+
+static bool all_space(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+int ct_put_bucket_policy(struct ct *ct, const struct ct_caller *who, const char *bucket,
+			 const char *doc, size_t len, unsigned flags, struct ct_err *err)
+{
+	(void)who;
+	if (!ct_bucket_exists(ct, bucket))
+		return store_err(-ENOENT, bucket, err);
+	bool delete = all_space(doc, len);
+	if (!delete) {
+		int r = policy_validate(doc, len, bucket, (flags & CT_PARTIAL) != 0, err);
+		if (r < 0 || (flags & CT_DRY_RUN))
+			return r;
+	} else if (flags & CT_DRY_RUN) {
+		return 0;
+	}
+	pthread_mutex_lock(&ct->writer);
+	int r = delete ? ct->store->ops->policy_delete(ct->store, bucket)
+		       : ct->store->ops->policy_put(ct->store, bucket, doc, len);
+	pthread_mutex_unlock(&ct->writer);
+	return r < 0 ? store_err(r, bucket, err) : 0;
+}
+
+/* ---- changing trails ---- */
+
+int ct_create_trail(struct ct *ct, const struct ct_caller *who, const char *name,
+		    struct ct_err *err)
+{
+	(void)who;
+	int r = validate_trail_name(name, 0, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&ct->writer);
+	/* Only writers change the trail list, and we are the writer: reading
+	 * it without ct->lock is safe here. */
+	if (find_locked(ct, name) >= 0) {
+		r = ct_fail(err, "TrailAlreadyExistsException",
+			    "Trail %s already exists for customer: %s", name, ct->account);
+		goto out;
+	}
+	size_t in_region = 0;
+	for (size_t i = 0; i < ct->n_trails; i++)
+		if (!strcmp(ct->trails[i].home_region, ct->region))
+			in_region++;
+	if (in_region >= CT_TRAILS_PER_REGION) {
+		r = ct_fail(err, "MaximumNumberOfTrailsExceededException",
+			    "User: %s already has %d trails in %s; delete one (rmdir) before "
+			    "creating another", ct->account, CT_TRAILS_PER_REGION, ct->region);
+		goto out;
+	}
+
+	struct trail t;
+	trail_init(&t);
+	snprintf(t.name, sizeof t.name, "%s", name);
+	snprintf(t.home_region, sizeof t.home_region, "%s", ct->region);
+	snprintf(t.account, sizeof t.account, "%s", ct->account);
+	t.multi_region = true;
+	t.global_events = true;
+	t.validation = true;
+	t.logging = true;
+	t.created_time = ct_now(ct);
+	t.start_logging_time = t.created_time;
+	t.sel.mgmt = RW_ALL;
+	/* The console names new buckets aws-cloudtrail-logs-ACCOUNT-XXXXXXXX. */
+	for (int attempt = 0; attempt < 16; attempt++) {
+		unsigned char rnd[4];
+		if ((r = random_bytes(rnd, sizeof rnd)) < 0)
+			break;
+		snprintf(t.bucket, sizeof t.bucket, "aws-cloudtrail-logs-%s-%02x%02x%02x%02x",
+			 ct->account, rnd[0], rnd[1], rnd[2], rnd[3]);
+		if (ct->store->ops->bucket_exists(ct->store, t.bucket) == -ENOENT)
+			break;
+	}
+	if (r == 0)
+		r = check_or_create_bucket(ct, &t, 0, err);
+	else
+		ct_fail_errno(err, r, "random bucket name");
+
+	struct trail *grown = NULL;
+	if (r == 0) {
+		grown = malloc((ct->n_trails + 1) * sizeof *grown);
+		if (!grown)
+			r = ct_fail_errno(err, ENOMEM, "trailfs");
+	}
+	if (r == 0) {
+		memcpy(grown, ct->trails, ct->n_trails * sizeof *grown);
+		grown[ct->n_trails] = t;
+		r = persist(ct, grown, ct->n_trails + 1, err);
+	}
+	if (r == 0) {
+		pthread_rwlock_wrlock(&ct->lock);
+		free(ct->trails);
+		ct->trails = grown;
+		ct->n_trails++;
+		pthread_rwlock_unlock(&ct->lock);
+	} else {
+		free(grown);
+		trail_release(&t);
+	}
+out:
+	pthread_mutex_unlock(&ct->writer);
+	return r;
+}
+
+int ct_delete_trail(struct ct *ct, const struct ct_caller *who, const char *name,
+		    struct ct_err *err)
+{
+	(void)who;
+	pthread_mutex_lock(&ct->writer);
+	int r = 0;
+	ssize_t i = find_locked(ct, name);
+	if (i < 0) {
+		r = trail_not_found(ct, name, err);
+		goto out;
+	}
+	if (strcmp(ct->trails[i].home_region, ct->region)) {
+		r = ct_fail(err, "InvalidHomeRegionException",
+			    "trail %s has home region %s; delete it from a trailfs running with "
+			    "region=%s", name, ct->trails[i].home_region, ct->trails[i].home_region);
+		goto out;
+	}
+	struct trail *shrunk = malloc((ct->n_trails ? ct->n_trails : 1) * sizeof *shrunk);
+	if (!shrunk) {
+		r = ct_fail_errno(err, ENOMEM, "trailfs");
+		goto out;
+	}
+	size_t k = 0;
+	for (size_t j = 0; j < ct->n_trails; j++)
+		if ((ssize_t)j != i)
+			shrunk[k++] = ct->trails[j];
+	r = persist(ct, shrunk, k, err);
+	if (r < 0) {
+		free(shrunk);
+		goto out;
+	}
+	struct trail gone = ct->trails[i];
+	pthread_rwlock_wrlock(&ct->lock);
+	free(ct->trails);
+	ct->trails = shrunk;
+	ct->n_trails = k;
+	pthread_rwlock_unlock(&ct->lock);
+	trail_release(&gone);
+out:
+	pthread_mutex_unlock(&ct->writer);
+	return r;
+}
+
+/* Resolve a topic, key or log group that trailfs does not have yet.  Later
+ * issues add /topics, /keys and /loggroups; until then nothing exists, and a
+ * trail must never believe it notifies or encrypts when it does not. */
+static int set_sns_topic(struct ct *ct, struct trail *next, const char *v, struct ct_err *err)
+{
+	(void)ct;
+	if (!*v) {
+		next->sns_topic_arn[0] = '\0';
+		return 0;
+	}
+	int r = validate_sns_topic(v, 0, err);
+	if (r < 0)
+		return r;
+	return ct_fail(err, "InsufficientSnsTopicPolicyException",
+		       "SNS Topic does not exist or the topic policy is incorrect! There is no "
+		       "topic %s (trailfs has no notification topics yet); leave sns_topic empty", v);
+}
+
+static int set_kms_key(struct ct *ct, struct trail *next, const char *v, struct ct_err *err)
+{
+	(void)ct;
+	if (!*v) {
+		next->kms_key_arn[0] = '\0';
+		return 0;
+	}
+	int r = validate_kms_key_id(v, 0, err);
+	if (r < 0)
+		return r;
+	return ct_fail(err, "KmsKeyNotFoundException",
+		       "KMS key %s does not exist (trailfs has no key ring yet); leave kms_key "
+		       "empty for unencrypted log files", v);
+}
+
+static int set_log_group(struct ct *ct, struct trail *next, const char *v, struct ct_err *err)
+{
+	(void)ct;
+	if (!*v) {
+		next->log_group_arn[0] = '\0';
+		return 0;
+	}
+	char group[CT_LOG_GROUP_MAX + 1];
+	int r = validate_log_group_arn(v, group, err);
+	if (r < 0)
+		return r;
+	return ct_fail(err, "InvalidCloudWatchLogsLogGroupArnException",
+		       "log group %s does not exist (trailfs has no log groups yet); leave "
+		       "cloudwatch_logs_group empty", group);
+}
+
+static int apply_update(struct ct *ct, struct trail *next, const struct ct_update *u,
+			bool *bucket_check, struct ct_err *err)
+{
+	int r = 0;
+	if (u->bucket && strcmp(u->bucket, next->bucket)) {
+		if ((r = validate_bucket_name_cloudtrail(u->bucket, 0, err)) < 0)
+			return r;
+		snprintf(next->bucket, sizeof next->bucket, "%s", u->bucket);
+		*bucket_check = true;
+	}
+	if (u->prefix && strcmp(u->prefix, next->prefix)) {
+		if ((r = validate_s3_prefix(u->prefix, 0, err)) < 0)
+			return r;
+		snprintf(next->prefix, sizeof next->prefix, "%s", u->prefix);
+		*bucket_check = true;
+	}
+	/* A value equal to the current one is no change: writing config.json
+	 * back unedited must not re-check what is already set. */
+	if (u->sns_topic && strcmp(u->sns_topic, next->sns_topic_arn) &&
+	    (r = set_sns_topic(ct, next, u->sns_topic, err)) < 0)
+		return r;
+	if (u->kms_key && strcmp(u->kms_key, next->kms_key_arn) &&
+	    (r = set_kms_key(ct, next, u->kms_key, err)) < 0)
+		return r;
+	if (u->log_group_arn && strcmp(u->log_group_arn, next->log_group_arn) &&
+	    (r = set_log_group(ct, next, u->log_group_arn, err)) < 0)
+		return r;
+	if (u->log_role_arn) {
+		if (*u->log_role_arn && (r = validate_log_role_arn(u->log_role_arn, err)) < 0)
+			return r;
+		snprintf(next->log_role_arn, sizeof next->log_role_arn, "%s", u->log_role_arn);
+	}
+	if (u->multi_region >= 0)
+		next->multi_region = u->multi_region;
+	if (u->global_events >= 0)
+		next->global_events = u->global_events;
+	if (u->validation >= 0)
+		next->validation = u->validation;
+	if (*next->log_role_arn && !*next->log_group_arn)
+		return ct_fail(err, "InvalidCloudWatchLogsLogGroupArnException",
+			       "a CloudWatchLogsRoleArn needs a CloudWatchLogsLogGroupArn beside it");
+	if (next->multi_region && !next->global_events)
+		return ct_fail(err, "InvalidParameterCombinationException",
+			       "Multi-Region trail must include global service events. Set "
+			       "multi_region to no first, or keep global_service_events yes");
+	return 0;
+}
+
+static int apply_tags(struct trail *next, enum ct_tag_op op, const struct tag *tags, size_t n,
+		      struct ct_err *err)
+{
+	for (size_t i = 0; op != CT_TAGS_REMOVE && i < n; i++) {
+		int r = validate_tag(tags[i].key, tags[i].value, err);
+		if (r < 0)
+			return r;
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(tags[k].key, tags[i].key))
+				return ct_fail(err, "InvalidTagParameterException",
+					       "tag key \"%s\" is given twice", tags[i].key);
+	}
+	if (op == CT_TAGS_REPLACE)
+		trail_clear_tags(next);
+	for (size_t i = 0; i < n; i++) {
+		if (op == CT_TAGS_REMOVE)
+			trail_remove_tag(next, tags[i].key);
+		else if (trail_set_tag(next, tags[i].key, tags[i].value) < 0)
+			return ct_fail_errno(err, ENOMEM, "tags");
+	}
+	if (next->n_tags > CT_TAGS_MAX)
+		return ct_fail(err, "TagsLimitExceededException",
+			       "a trail can have at most %d tags; this would give it %zu",
+			       CT_TAGS_MAX, next->n_tags);
+	return 0;
+}
+
+/* Replace the chosen parts of the trail's selectors (PutEventSelectors
+ * replaces all of them; the per-file settings replace one part each). */
+static int apply_selectors(struct trail *next, const struct selectors *sel, unsigned parts,
+			   struct ct_err *err)
+{
+	if (!parts)
+		parts = CT_SEL_MGMT | CT_SEL_EXCLUDE | CT_SEL_DATA;
+	if (parts & CT_SEL_MGMT)
+		next->sel.mgmt = sel->mgmt;
+	if (parts & CT_SEL_EXCLUDE) {
+		next->sel.exclude_kms = sel->exclude_kms;
+		next->sel.exclude_rdsdata = sel->exclude_rdsdata;
+	}
+	if (parts & CT_SEL_DATA) {
+		struct selectors data = { 0 };
+		size_t counted = 0;
+		for (size_t i = 0; i < sel->n_res; i++) {
+			if (!data_resource_is_all(sel->res[i].value))
+				counted++;
+			if (selectors_add_resource(&data, sel->res[i].type, sel->res[i].value,
+						   sel->res[i].rw) < 0) {
+				selectors_release(&data);
+				return ct_fail_errno(err, ENOMEM, "selectors");
+			}
+		}
+		if (counted > CT_DATA_RESOURCES_MAX) {
+			selectors_release(&data);
+			return ct_fail(err, "InvalidEventSelectorsException",
+				       "a trail can select at most %d data resources (not counting "
+				       "all-resource values like arn:aws:s3); this would give it %zu",
+				       CT_DATA_RESOURCES_MAX, counted);
+		}
+		for (size_t i = 0; i < next->sel.n_res; i++) {
+			free(next->sel.res[i].type);
+			free(next->sel.res[i].value);
+		}
+		free(next->sel.res);
+		next->sel.res = data.res;
+		next->sel.n_res = data.n_res;
+	}
+	return 0;
+}
+
+int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
+	     const struct ct_change *c, unsigned flags, struct ct_err *err)
+{
+	(void)who;
+	pthread_mutex_lock(&ct->writer);
+	struct trail next;
+	trail_init(&next);
+	int r = 0;
+	ssize_t i = find_locked(ct, name);
+	if (i < 0) {
+		r = trail_not_found(ct, name, err);
+		goto out;
+	}
+	if (strcmp(ct->trails[i].home_region, ct->region)) {
+		r = ct_fail(err, "InvalidHomeRegionException",
+			    "trail %s has home region %s; change it from a trailfs running with "
+			    "region=%s", name, ct->trails[i].home_region, ct->trails[i].home_region);
+		goto out;
+	}
+	if ((r = trail_copy(&next, &ct->trails[i])) < 0) {
+		ct_fail_errno(err, r, "trailfs");
+		goto out;
+	}
+	bool bucket_check = false;
+	if (c->update && (r = apply_update(ct, &next, c->update, &bucket_check, err)) < 0)
+		goto out;
+	if (c->selectors && (r = apply_selectors(&next, c->selectors, c->selector_parts, err)) < 0)
+		goto out;
+	if (c->tag_op != CT_TAGS_KEEP && (r = apply_tags(&next, c->tag_op, c->tags, c->n_tags, err)) < 0)
+		goto out;
+	if (c->logging >= 0 && (bool)c->logging != next.logging) {
+		next.logging = c->logging;
+		if (next.logging)
+			next.start_logging_time = ct_now(ct);
+		else
+			next.stop_logging_time = ct_now(ct);
+	}
+	if (bucket_check && (r = check_or_create_bucket(ct, &next, flags, err)) < 0)
+		goto out;
+	if (flags & CT_DRY_RUN)
+		goto out;
+
+	/* Persist the list as it will be, then swap the new trail in. */
+	struct trail *list = malloc(ct->n_trails * sizeof *list);
+	if (!list) {
+		r = ct_fail_errno(err, ENOMEM, "trailfs");
+		goto out;
+	}
+	memcpy(list, ct->trails, ct->n_trails * sizeof *list);
+	list[i] = next;
+	r = persist(ct, list, ct->n_trails, err);
+	free(list);
+	if (r < 0)
+		goto out;
+	pthread_rwlock_wrlock(&ct->lock);
+	struct trail old = ct->trails[i];
+	ct->trails[i] = next;
+	pthread_rwlock_unlock(&ct->lock);
+	trail_release(&old);
+	trail_init(&next);
+out:
+	pthread_mutex_unlock(&ct->writer);
+	trail_release(&next);
+	return r;
+}
+
+int ct_update_trail(struct ct *ct, const struct ct_caller *who, const char *name,
+		    const struct ct_update *u, unsigned flags, struct ct_err *err)
+{
+	struct ct_change c = { .update = u, .logging = -1 };
+	return ct_apply(ct, who, name, &c, flags, err);
+}
+
+int ct_start_logging(struct ct *ct, const struct ct_caller *who, const char *name,
+		     unsigned flags, struct ct_err *err)
+{
+	struct ct_change c = { .logging = 1 };
+	return ct_apply(ct, who, name, &c, flags, err);
+}
+
+int ct_stop_logging(struct ct *ct, const struct ct_caller *who, const char *name,
+		    unsigned flags, struct ct_err *err)
+{
+	struct ct_change c = { .logging = 0 };
+	return ct_apply(ct, who, name, &c, flags, err);
+}
+
+int ct_put_event_selectors(struct ct *ct, const struct ct_caller *who, const char *name,
+			   const struct selectors *sel, unsigned flags, struct ct_err *err)
+{
+	struct ct_change c = { .selectors = sel, .logging = -1 };
+	return ct_apply(ct, who, name, &c, flags, err);
+}
+
+int ct_add_tags(struct ct *ct, const struct ct_caller *who, const char *name,
+		const struct tag *tags, size_t n, unsigned flags, struct ct_err *err)
+{
+	struct ct_change c = { .tag_op = CT_TAGS_ADD, .tags = tags, .n_tags = n, .logging = -1 };
+	return ct_apply(ct, who, name, &c, flags, err);
+}
+
+int ct_remove_tags(struct ct *ct, const struct ct_caller *who, const char *name,
+		   const struct tag *tags, size_t n, unsigned flags, struct ct_err *err)
+{
+	struct ct_change c = { .tag_op = CT_TAGS_REMOVE, .tags = tags, .n_tags = n, .logging = -1 };
+	return ct_apply(ct, who, name, &c, flags, err);
+}
+
+/* ---- /errors ---- */
+
+void ct_record_error(struct ct *ct, const struct ct_caller *who, const char *op,
+		     const char *path, const struct ct_err *err)
+{
+	char iso[32];
+	clock_format_iso(ct_now(ct), iso, sizeof iso);
+	struct buf line;
+	buf_init(&line, 4096);
+	(void)buf_printf(&line, "%s uid=%u %s %s %s: %s", iso, who ? who->uid : 0u, op, path,
+			 err->name[0] ? err->name : "InternalFailure", err->message);
+	errlog_add(&ct->errors, buf_str(&line));
+	buf_release(&line);
+}
+
+int ct_render_errors(struct ct *ct, struct buf *out)
+{
+	return errlog_render(&ct->errors, out);
+}

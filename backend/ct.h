@@ -1,0 +1,176 @@
+/* The trail engine's facade: the CloudTrail API (and the S3 bucket calls the
+ * tree needs) over the registry and an object store.  No FUSE in here: the
+ * driver in fs/, the tests and later the server mode call these.
+ *
+ * Conventions for every call:
+ *  - returns 0 or a negative errno; on failure err (may be NULL) holds the
+ *    AWS error name and message, and nothing has changed;
+ *  - who (may be NULL for internal calls) is the caller, kept for the
+ *    management events a later issue records;
+ *  - names are trail names; CT_DRY_RUN runs every check (policies included)
+ *    without changing anything;
+ *  - out-parameters are owned by the caller after success.
+ * All calls are thread-safe.  Changes are serialised and durable: when a
+ * mutating call returns 0 its effect survives a crash. */
+#ifndef TRAILFS_CT_H
+#define TRAILFS_CT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+#include "trail.h"
+
+#define CT_REGISTRY_FORMAT 1      /* version number of registry.json */
+
+struct ct;
+
+struct ct_options {
+	const char *state_dir;   /* required */
+	const char *store_dir;   /* NULL: STATE/store */
+	const char *account;     /* NULL: the one kept in the state, or a new one */
+	const char *region;      /* home region; NULL: us-east-1 */
+	const char *regions;     /* colon-separated; NULL: the AWS commercial regions */
+	const char *test_clock;  /* NULL: the system clock */
+};
+
+struct ct_caller {
+	uint32_t uid;
+	uint32_t gid;
+	int32_t pid;
+	char user[64];      /* user name, or the uid in decimal */
+	char program[64];   /* the calling process's name (comm) */
+};
+
+/* Flags for mutating calls. */
+#define CT_DRY_RUN  1u   /* check only */
+#define CT_PARTIAL  2u   /* (with CT_DRY_RUN) the input may still be growing */
+
+/* Open the engine on a state directory (created mode 0700 if missing):
+ * lock it against a second daemon, load the registry, open the store.
+ * NULL on failure with err saying why, the path included. */
+struct ct *ct_open(const struct ct_options *o, struct ct_err *err);
+void ct_close(struct ct *ct);
+
+const char *ct_account(const struct ct *ct);
+const char *ct_region(const struct ct *ct);
+int64_t ct_now(const struct ct *ct);
+/* The configured regions, in order; borrowed. */
+const char *const *ct_regions(const struct ct *ct, size_t *n);
+bool ct_region_known(const struct ct *ct, const char *region);
+/* The colon-separated default region list. */
+extern const char CT_DEFAULT_REGIONS[];
+
+/* ---- CloudTrail ---- */
+
+/* CreateTrail with the console's defaults: multi-region, global service
+ * events, management events All, no data events, log file validation on,
+ * logging on, and a new bucket aws-cloudtrail-logs-ACCOUNT-XXXXXXXX with
+ * CloudTrail's bucket policy for this trail. */
+int ct_create_trail(struct ct *ct, const struct ct_caller *who, const char *name,
+		    struct ct_err *err);
+/* DeleteTrail; delivered files stay in the bucket. */
+int ct_delete_trail(struct ct *ct, const struct ct_caller *who, const char *name,
+		    struct ct_err *err);
+/* GetTrail: a deep copy into out (trail_release it). */
+int ct_get_trail(struct ct *ct, const char *name, struct trail *out, struct ct_err *err);
+/* DescribeTrails: the names of every trail, sorted (store_names_free them). */
+int ct_describe_trails(struct ct *ct, char ***names, size_t *n);
+bool ct_trail_exists(struct ct *ct, const char *name);
+
+/* UpdateTrail.  NULL strings and -1 booleans leave a member unchanged; ""
+ * clears an optional string. */
+struct ct_update {
+	const char *bucket;
+	const char *prefix;
+	const char *sns_topic;       /* name or ARN */
+	const char *kms_key;         /* alias/NAME, alias ARN, key ARN or key id */
+	const char *log_group_arn;
+	const char *log_role_arn;
+	int multi_region;
+	int global_events;
+	int validation;
+};
+#define CT_UPDATE_INIT { NULL, NULL, NULL, NULL, NULL, NULL, -1, -1, -1 }
+
+/* Parts of struct selectors, for changes that replace only some of them
+ * (the management_events and data_events files). */
+#define CT_SEL_MGMT     1u   /* mgmt */
+#define CT_SEL_EXCLUDE  2u   /* exclude_kms, exclude_rdsdata */
+#define CT_SEL_DATA     4u   /* res[] */
+
+enum ct_tag_op {
+	CT_TAGS_KEEP = 0,      /* leave the tags alone */
+	CT_TAGS_REPLACE,       /* the set becomes exactly tags[] (AddTags + RemoveTags) */
+	CT_TAGS_ADD,           /* AddTags: set each key */
+	CT_TAGS_REMOVE,        /* RemoveTags: drop each key */
+};
+
+/* Several API calls applied together, all or nothing (config.json). */
+struct ct_change {
+	const struct ct_update *update;        /* UpdateTrail, or NULL */
+	const struct selectors *selectors;     /* PutEventSelectors, or NULL */
+	unsigned selector_parts;               /* which parts of selectors to take; 0 = all */
+	enum ct_tag_op tag_op;
+	const struct tag *tags;
+	size_t n_tags;
+	int logging;                           /* 1 StartLogging, 0 StopLogging, -1 neither */
+};
+int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
+	     const struct ct_change *c, unsigned flags, struct ct_err *err);
+
+int ct_update_trail(struct ct *ct, const struct ct_caller *who, const char *name,
+		    const struct ct_update *u, unsigned flags, struct ct_err *err);
+int ct_start_logging(struct ct *ct, const struct ct_caller *who, const char *name,
+		     unsigned flags, struct ct_err *err);
+int ct_stop_logging(struct ct *ct, const struct ct_caller *who, const char *name,
+		    unsigned flags, struct ct_err *err);
+int ct_put_event_selectors(struct ct *ct, const struct ct_caller *who, const char *name,
+			   const struct selectors *sel, unsigned flags, struct ct_err *err);
+/* GetEventSelectors: a deep copy (selectors_release it). */
+int ct_get_event_selectors(struct ct *ct, const char *name, struct selectors *out,
+			   struct ct_err *err);
+/* AddTags: set each key (an existing key gets the new value). */
+int ct_add_tags(struct ct *ct, const struct ct_caller *who, const char *name,
+		const struct tag *tags, size_t n, unsigned flags, struct ct_err *err);
+/* RemoveTags by key (values are ignored, as AWS ignores them). */
+int ct_remove_tags(struct ct *ct, const struct ct_caller *who, const char *name,
+		   const struct tag *tags, size_t n, unsigned flags, struct ct_err *err);
+/* ListTags: a copy of the tag list; free with ct_tags_free. */
+int ct_list_tags(struct ct *ct, const char *name, struct tag **tags, size_t *n,
+		 struct ct_err *err);
+void ct_tags_free(struct tag *tags, size_t n);
+
+/* GetTrailStatus as compact JSON (AWS member names, ISO-8601 UTC times,
+ * unset members left out), appended to out. */
+int ct_get_trail_status_json(struct ct *ct, const char *name, struct buf *out,
+			     struct ct_err *err);
+
+/* ---- S3 buckets (the object store) ---- */
+
+int ct_create_bucket(struct ct *ct, const struct ct_caller *who, const char *bucket,
+		     struct ct_err *err);
+int ct_delete_bucket(struct ct *ct, const struct ct_caller *who, const char *bucket,
+		     struct ct_err *err);
+int ct_list_buckets(struct ct *ct, char ***names, size_t *n);
+bool ct_bucket_exists(struct ct *ct, const char *bucket);
+/* GetBucketPolicy: appends the document; -ENODATA (NoSuchBucketPolicy)
+ * when the bucket has none. */
+int ct_get_bucket_policy(struct ct *ct, const char *bucket, struct buf *out,
+			 struct ct_err *err);
+/* PutBucketPolicy (validated: MalformedPolicy); an empty or all-whitespace
+ * document is DeleteBucketPolicy. */
+int ct_put_bucket_policy(struct ct *ct, const struct ct_caller *who, const char *bucket,
+			 const char *doc, size_t len, unsigned flags, struct ct_err *err);
+
+/* ---- /errors ---- */
+
+/* Remember a rejected operation: "TIME uid=UID OP PATH NAME: MESSAGE". */
+void ct_record_error(struct ct *ct, const struct ct_caller *who, const char *op,
+		     const char *path, const struct ct_err *err);
+/* The kept lines, oldest first, each ending in a newline. */
+int ct_render_errors(struct ct *ct, struct buf *out);
+
+#endif

@@ -1,0 +1,80 @@
+#include "err.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int ct_errno_for(const char *name)
+{
+	if (strstr(name, "AlreadyExists") || !strcmp(name, "BucketAlreadyOwnedByYou"))
+		return EEXIST;
+	if (strstr(name, "NotFound") || !strncmp(name, "NoSuch", 6) ||
+	    !strcmp(name, "S3BucketDoesNotExistException"))
+		return ENOENT;
+	if ((!strncmp(name, "Insufficient", 12) && strstr(name, "Policy")) ||
+	    !strncmp(name, "AccessDenied", 12))
+		return EACCES;
+	if ((!strncmp(name, "MaximumNumberOf", 15) && strstr(name, "Exceeded")) ||
+	    !strncmp(name, "TagsLimitExceeded", 17))
+		return EDQUOT;
+	if (!strcmp(name, "BucketNotEmpty"))
+		return ENOTEMPTY;
+	if (!strncmp(name, "OperationNotPermitted", 21))
+		return EPERM;
+	return EINVAL;
+}
+
+void ct_err_clear(struct ct_err *err)
+{
+	if (err) {
+		err->name[0] = '\0';
+		err->message[0] = '\0';
+	}
+}
+
+int ct_fail(struct ct_err *err, const char *name, const char *fmt, ...)
+{
+	if (err) {
+		snprintf(err->name, sizeof err->name, "%s", name);
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err->message, sizeof err->message, fmt, ap);
+		va_end(ap);
+	}
+	return -ct_errno_for(name);
+}
+
+int ct_fail_errno(struct ct_err *err, int errnum, const char *what)
+{
+	if (errnum < 0)
+		errnum = -errnum;
+	if (err) {
+		snprintf(err->name, sizeof err->name, "InternalFailure");
+		snprintf(err->message, sizeof err->message, "%s: %s", what, strerror(errnum));
+	}
+	return -errnum;
+}
+
+void ct_err_prefix(struct ct_err *err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	char prefix[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(prefix, sizeof prefix, fmt, ap);
+	va_end(ap);
+	if (n <= 0)
+		return;
+	size_t plen = strlen(prefix);
+	size_t cap = sizeof err->message - 1;
+	size_t mlen = strlen(err->message);
+	if (plen > cap)
+		plen = cap;
+	if (mlen > cap - plen)
+		mlen = cap - plen;
+	memmove(err->message + plen, err->message, mlen);
+	memcpy(err->message, prefix, plen);
+	err->message[plen + mlen] = '\0';
+}

@@ -1,0 +1,127 @@
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int read_file(const char *path, struct buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char chunk[65536];
+	int r = 0;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		r = buf_add(out, chunk, (size_t)n);
+		if (r < 0)
+			break;
+	}
+	close(fd);
+	return r;
+}
+
+int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+int fsync_parent(const char *path)
+{
+	struct buf dir;
+	buf_init(&dir, 4096);
+	int r = buf_puts(&dir, path);
+	if (r == 0) {
+		char *slash = strrchr(dir.data, '/');
+		if (!slash)
+			r = fsync_dir(".");
+		else if (slash == dir.data)
+			r = fsync_dir("/");
+		else {
+			*slash = '\0';
+			r = fsync_dir(dir.data);
+		}
+	}
+	buf_release(&dir);
+	return r;
+}
+
+int write_file_durable(const char *path, const void *data, size_t n, mode_t mode)
+{
+	struct buf tmp;
+	buf_init(&tmp, 4096);
+	int r = buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+	if (r < 0)
+		goto out;
+	int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = write_all(fd, data, n);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp.data, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp.data);
+	else
+		r = fsync_parent(path);
+out:
+	buf_release(&tmp);
+	return r;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	struct buf p;
+	buf_init(&p, 4096);
+	int r = buf_puts(&p, path);
+	for (char *s = p.data + 1; r == 0 && s && *s; s = strchr(s + 1, '/')) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p.data, mode) < 0 && errno != EEXIST)
+			r = -errno;
+		*s = '/';
+	}
+	if (r == 0 && mkdir(p.data, mode) < 0 && errno != EEXIST)
+		r = -errno;
+	buf_release(&p);
+	return r;
+}

@@ -1,0 +1,97 @@
+/* The FUSE driver's shared declarations: the daemon context, the inode
+ * table and the editors' scratch files.  fs/ is the only code that includes
+ * <fuse.h>; everything it does to trails and buckets goes through ct.h and
+ * settings.h. */
+#ifndef TRAILFS_FS_H
+#define TRAILFS_FS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "buf.h"
+#include "ct.h"
+
+/* ---- the inode table (node.c) ----
+ * Inodes are named by path: the same path has the same inode for as long as
+ * the kernel remembers it (its lookup count is above zero). */
+struct node;
+struct nodes {
+	pthread_mutex_t lock;
+	struct node **by_path;
+	struct node **by_ino;
+	size_t n_buckets;
+	uint64_t next_ino;
+};
+
+int nodes_init(struct nodes *t);
+void nodes_release(struct nodes *t);
+/* The inode for path, counting one more kernel lookup.  0 on ENOMEM. */
+uint64_t nodes_lookup(struct nodes *t, const char *path);
+/* Append the path of ino to out.  -ENOENT for an unknown or detached inode. */
+int nodes_path(struct nodes *t, uint64_t ino, struct buf *out);
+/* The kernel forgets n lookups of ino. */
+void nodes_forget(struct nodes *t, uint64_t ino, uint64_t n);
+/* After a rename: the inode at from is now at to; the one that was at to
+ * (if any) is detached. */
+void nodes_move(struct nodes *t, const char *from, const char *to);
+
+/* ---- scratch files (scratch.c) ----
+ * Editors and `sed -i` write a temporary file beside the file they edit and
+ * rename it over.  Those temporary files live here, in memory, until they
+ * are renamed onto a setting (which applies them) or removed. */
+#define SCRATCH_PER_DIR_MAX 32
+#define SCRATCH_SIZE_MAX CT_SETTING_MAX
+
+struct scratch_file;
+struct scratch {
+	pthread_mutex_t lock;
+	struct scratch_file *head;
+};
+
+struct scratch_stat {
+	size_t size;
+	mode_t mode;
+	time_t mtime;
+};
+
+void scratch_init(struct scratch *s);
+void scratch_release(struct scratch *s);
+/* 0, -EEXIST, -EDQUOT (too many in dir), -ENOMEM. */
+int scratch_create(struct scratch *s, const char *dir, const char *name, mode_t mode);
+/* 0 and *st, or -ENOENT. */
+int scratch_stat(struct scratch *s, const char *dir, const char *name, struct scratch_stat *st);
+int scratch_write(struct scratch *s, const char *dir, const char *name, off_t off,
+		  const char *data, size_t len);
+int scratch_read(struct scratch *s, const char *dir, const char *name, off_t off, size_t size,
+		 struct buf *out);
+int scratch_truncate(struct scratch *s, const char *dir, const char *name, off_t size);
+int scratch_chmod(struct scratch *s, const char *dir, const char *name, mode_t mode);
+/* Copy the contents to out (appending). */
+int scratch_contents(struct scratch *s, const char *dir, const char *name, struct buf *out);
+int scratch_remove(struct scratch *s, const char *dir, const char *name);
+/* Rename within dir, replacing to if it exists. */
+int scratch_rename(struct scratch *s, const char *dir, const char *from, const char *to);
+/* Names in dir, sorted, appended as NUL-terminated strings to out; *n set. */
+int scratch_list(struct scratch *s, const char *dir, struct buf *out, size_t *n);
+/* Forget every scratch file of dir (its trail or bucket is gone). */
+void scratch_drop_dir(struct scratch *s, const char *dir);
+
+/* ---- the daemon context ---- */
+struct fs {
+	struct ct *ct;
+	uid_t uid;              /* the mount owner: owns every file */
+	gid_t gid;
+	time_t mount_time;
+	bool allow_other;
+	struct nodes nodes;
+	struct scratch scratch;
+};
+
+/* The low-level operations table (ops.c). */
+struct fuse_lowlevel_ops;
+extern const struct fuse_lowlevel_ops trailfs_ops;
+
+#endif

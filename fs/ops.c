@@ -1,0 +1,1003 @@
+/* FUSE low-level operations: translate an inode into a place in the tree,
+ * call the backend, reply.  Every rejection with an AWS error name is also
+ * written to /errors. */
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "settings.h"
+#include "store.h"
+
+#define PATH_CAP 4096
+/* Control-plane files change under their names: the kernel may keep names
+ * for a second, but must ask for sizes every time. */
+#define ENTRY_TIMEOUT 1.0
+#define ATTR_TIMEOUT 0.0
+
+enum kind {
+	N_NONE, N_ROOT, N_ERRORS, N_TRAILS, N_TRAIL, N_SETTING, N_TRAIL_SCRATCH,
+	N_BUCKETS, N_BUCKET, N_POLICY, N_BUCKET_SCRATCH,
+};
+
+/* A place in the tree, parsed from a path (existence is checked apart). */
+struct where {
+	enum kind kind;
+	char path[PATH_CAP];
+	char dir[PATH_CAP];             /* the directory, for scratch files */
+	char name[NAME_MAX + 1];        /* trail or bucket */
+	char file[NAME_MAX + 1];        /* the file inside it */
+};
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* Split path into at most four components; false if deeper or too long. */
+static bool split(const char *path, char parts[3][NAME_MAX + 1], int *n)
+{
+	*n = 0;
+	const char *p = path;
+	while (*p == '/')
+		p++;
+	while (*p) {
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (*n == 3 || len > NAME_MAX)
+			return false;
+		memcpy(parts[*n], p, len);
+		parts[*n][len] = '\0';
+		(*n)++;
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	return true;
+}
+
+static void classify(const char *path, struct where *w)
+{
+	char parts[3][NAME_MAX + 1];
+	int n;
+	memset(w, 0, sizeof *w);
+	snprintf(w->path, sizeof w->path, "%s", path);
+	if (!split(path, parts, &n))
+		return;
+	if (n == 0) {
+		w->kind = N_ROOT;
+		return;
+	}
+	bool trails = !strcmp(parts[0], "trails"), buckets = !strcmp(parts[0], "buckets");
+	if (n == 1) {
+		w->kind = !strcmp(parts[0], "errors") ? N_ERRORS : trails ? N_TRAILS
+			: buckets ? N_BUCKETS : N_NONE;
+		return;
+	}
+	if (!trails && !buckets)
+		return;
+	snprintf(w->name, sizeof w->name, "%s", parts[1]);
+	if (n == 2) {
+		w->kind = trails ? N_TRAIL : N_BUCKET;
+		return;
+	}
+	snprintf(w->file, sizeof w->file, "%s", parts[2]);
+	snprintf(w->dir, sizeof w->dir, "/%s/%s", parts[0], parts[1]);
+	if (trails)
+		w->kind = settings_trail_file(parts[2]) != SETTING_NONE ? N_SETTING : N_TRAIL_SCRATCH;
+	else
+		w->kind = !strcmp(parts[2], SETTINGS_BUCKET_POLICY) ? N_POLICY : N_BUCKET_SCRATCH;
+}
+
+static bool bucket_name_plausible(const char *name)
+{
+	return name[0] && name[0] != '.' && strlen(name) <= CT_BUCKET_NAME_MAX;
+}
+
+static bool exists(struct fs *fs, const struct where *w)
+{
+	struct scratch_stat st;
+	switch (w->kind) {
+	case N_NONE: return false;
+	case N_ROOT: case N_ERRORS: case N_TRAILS: case N_BUCKETS: return true;
+	case N_TRAIL: case N_SETTING: return ct_trail_exists(fs->ct, w->name);
+	case N_TRAIL_SCRATCH:
+		return ct_trail_exists(fs->ct, w->name) &&
+		       scratch_stat(&fs->scratch, w->dir, w->file, &st) == 0;
+	case N_BUCKET: case N_POLICY:
+		return bucket_name_plausible(w->name) && ct_bucket_exists(fs->ct, w->name);
+	case N_BUCKET_SCRATCH:
+		return bucket_name_plausible(w->name) && ct_bucket_exists(fs->ct, w->name) &&
+		       scratch_stat(&fs->scratch, w->dir, w->file, &st) == 0;
+	}
+	return false;
+}
+
+static bool is_dir(enum kind k)
+{
+	return k == N_ROOT || k == N_TRAILS || k == N_TRAIL || k == N_BUCKETS || k == N_BUCKET;
+}
+
+/* The caller, for /errors and (later) for the events every action makes. */
+static void caller_of(fuse_req_t req, struct ct_caller *c)
+{
+	const struct fuse_ctx *x = fuse_req_ctx(req);
+	memset(c, 0, sizeof *c);
+	c->uid = x->uid;
+	c->gid = x->gid;
+	c->pid = x->pid;
+	struct passwd pw, *res = NULL;
+	char text[1024];
+	if (getpwuid_r(x->uid, &pw, text, sizeof text, &res) == 0 && res)
+		snprintf(c->user, sizeof c->user, "%s", pw.pw_name);
+	else
+		snprintf(c->user, sizeof c->user, "%u", (unsigned)x->uid);
+	char comm[64];
+	snprintf(comm, sizeof comm, "/proc/%d/comm", (int)x->pid);
+	FILE *f = fopen(comm, "re");
+	if (f) {
+		if (fgets(c->program, sizeof c->program, f))
+			c->program[strcspn(c->program, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+/* Reply with an error; when err names an AWS error, write it to /errors. */
+static void fail(fuse_req_t req, const char *op, const char *path, int r, const struct ct_err *err)
+{
+	if (err && err->name[0]) {
+		struct ct_caller who;
+		caller_of(req, &who);
+		ct_record_error(fs_of(req)->ct, &who, op, path, err);
+	}
+	fuse_reply_err(req, r < 0 ? -r : r);
+}
+
+/* A rejection made here in the driver, with its AWS-style name. */
+static void refuse(fuse_req_t req, const char *op, const char *path, const char *name,
+		   const char *msg)
+{
+	struct ct_err err;
+	int r = ct_fail(&err, name, "%s", msg);
+	fail(req, op, path, r, &err);
+}
+
+static size_t content_size(struct fs *fs, const struct where *w)
+{
+	struct buf b;
+	buf_init(&b, CT_SETTING_MAX * 4);
+	struct scratch_stat st;
+	size_t n = 0;
+	switch (w->kind) {
+	case N_SETTING:
+		if (settings_read(fs->ct, w->name, w->file, &b, NULL) == 0)
+			n = b.len;
+		break;
+	case N_POLICY:
+		if (settings_bucket_read(fs->ct, w->name, &b, NULL) == 0)
+			n = b.len;
+		break;
+	case N_ERRORS:
+		if (ct_render_errors(fs->ct, &b) == 0)
+			n = b.len;
+		break;
+	case N_TRAIL_SCRATCH:
+	case N_BUCKET_SCRATCH:
+		if (scratch_stat(&fs->scratch, w->dir, w->file, &st) == 0)
+			n = st.size;
+		break;
+	default:
+		break;
+	}
+	buf_release(&b);
+	return n;
+}
+
+static void fill_stat(struct fs *fs, const struct where *w, fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = ino;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_atime = st->st_mtime = st->st_ctime = fs->mount_time;
+	st->st_blksize = 4096;
+	struct scratch_stat ss;
+	if (is_dir(w->kind)) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+	} else {
+		st->st_nlink = 1;
+		switch (w->kind) {
+		case N_ERRORS:
+			st->st_mode = S_IFREG | 0444;
+			break;
+		case N_SETTING:
+			st->st_mode = S_IFREG |
+				(settings_trail_file(w->file) == SETTING_RW ? 0644 : 0444);
+			break;
+		case N_POLICY:
+			st->st_mode = S_IFREG | 0644;
+			break;
+		default:
+			st->st_mode = S_IFREG | 0600;
+			if (scratch_stat(&fs->scratch, w->dir, w->file, &ss) == 0) {
+				st->st_mode = S_IFREG | ss.mode;
+				st->st_mtime = st->st_ctime = ss.mtime;
+			}
+			break;
+		}
+		st->st_size = (off_t)content_size(fs, w);
+		st->st_blocks = (st->st_size + 511) / 512;
+	}
+}
+
+/* The place of an inode.  -ENOENT for a stale one. */
+static int where_of(struct fs *fs, fuse_ino_t ino, struct where *w)
+{
+	struct buf p;
+	buf_init(&p, PATH_CAP - 1);
+	int r = nodes_path(&fs->nodes, ino, &p);
+	if (r == 0)
+		classify(p.data, w);
+	buf_release(&p);
+	return r;
+}
+
+/* The place of name inside directory parent. */
+static int child_of(struct fs *fs, fuse_ino_t parent, const char *name, struct where *w)
+{
+	struct buf p;
+	buf_init(&p, PATH_CAP - 1);
+	int r = nodes_path(&fs->nodes, parent, &p);
+	if (r == 0)
+		r = buf_printf(&p, "%s%s", strcmp(p.data, "/") ? "/" : "", name);
+	if (r == 0)
+		classify(p.data, w);
+	buf_release(&p);
+	return r == -E2BIG ? -ENAMETOOLONG : r;
+}
+
+static void reply_entry(fuse_req_t req, struct fs *fs, const struct where *w)
+{
+	struct fuse_entry_param e;
+	memset(&e, 0, sizeof e);
+	e.ino = nodes_lookup(&fs->nodes, w->path);
+	if (!e.ino) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fill_stat(fs, w, e.ino, &e.attr);
+	e.attr_timeout = ATTR_TIMEOUT;
+	e.entry_timeout = ENTRY_TIMEOUT;
+	if (fuse_reply_entry(req, &e) != 0)
+		nodes_forget(&fs->nodes, e.ino, 1);
+}
+
+/* ---- lookup and attributes ---- */
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct where w;
+	int r = child_of(fs, parent, name, &w);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (!exists(fs, &w)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	reply_entry(req, fs, &w);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	nodes_forget(&fs_of(req)->nodes, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *list)
+{
+	for (size_t i = 0; i < count; i++)
+		nodes_forget(&fs_of(req)->nodes, list[i].ino, list[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct fs *fs = fs_of(req);
+	struct where w;
+	if (where_of(fs, ino, &w) < 0 || !exists(fs, &w)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	struct stat st;
+	fill_stat(fs, &w, ino, &st);
+	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+/* Truncation of a setting changes nothing (a value is replaced by writing
+ * it, and O_TRUNC must not clear it); times are not kept; owners and modes
+ * are the mount's.  Scratch files behave like files. */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct fs *fs = fs_of(req);
+	struct where w;
+	if (where_of(fs, ino, &w) < 0 || !exists(fs, &w)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	bool scratch = w.kind == N_TRAIL_SCRATCH || w.kind == N_BUCKET_SCRATCH;
+	int r = 0;
+	if (scratch) {
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			r = scratch_truncate(&fs->scratch, w.dir, w.file, attr->st_size);
+		if (r == 0 && (to_set & FUSE_SET_ATTR_MODE))
+			r = scratch_chmod(&fs->scratch, w.dir, w.file, attr->st_mode);
+		/* chown to the mount owner (sed -i does it) is a no-op */
+		if (r == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
+		    (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid) ||
+		     ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid)))
+			r = -EPERM;
+	} else if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		refuse(req, "setattr", w.path, "OperationNotPermittedException",
+		       "modes and owners in trailfs are fixed: the mount owner administers, "
+		       "others read");
+		return;
+	}
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	struct stat st;
+	fill_stat(fs, &w, ino, &st);
+	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+/* ---- directories ---- */
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)mode;
+	struct fs *fs = fs_of(req);
+	struct where w;
+	int r = child_of(fs, parent, name, &w);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	struct ct_caller who;
+	caller_of(req, &who);
+	struct ct_err err;
+	ct_err_clear(&err);
+	if (w.kind == N_TRAIL)
+		r = ct_create_trail(fs->ct, &who, w.name, &err);
+	else if (w.kind == N_BUCKET)
+		r = ct_create_bucket(fs->ct, &who, w.name, &err);
+	else if (exists(fs, &w))
+		r = -EEXIST;
+	else
+		r = ct_fail(&err, "OperationNotPermittedException",
+			    "directories are made only in /trails (a trail) and /buckets (a bucket)");
+	if (r < 0) {
+		fail(req, "mkdir", w.path, r, &err);
+		return;
+	}
+	reply_entry(req, fs, &w);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct where w;
+	int r = child_of(fs, parent, name, &w);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	struct ct_caller who;
+	caller_of(req, &who);
+	struct ct_err err;
+	ct_err_clear(&err);
+	if (w.kind == N_TRAIL)
+		r = ct_delete_trail(fs->ct, &who, w.name, &err);
+	else if (w.kind == N_BUCKET)
+		r = bucket_name_plausible(w.name) ? ct_delete_bucket(fs->ct, &who, w.name, &err)
+						  : -ENOENT;
+	else if (!exists(fs, &w))
+		r = -ENOENT;
+	else if (!is_dir(w.kind))
+		r = -ENOTDIR;
+	else
+		r = ct_fail(&err, "OperationNotPermittedException",
+			    "only trails and buckets can be removed");
+	if (r < 0) {
+		fail(req, "rmdir", w.path, r, &err);
+		return;
+	}
+	char dir[PATH_CAP + 8];
+	snprintf(dir, sizeof dir, "/%s/%s", w.kind == N_TRAIL ? "trails" : "buckets", w.name);
+	scratch_drop_dir(&fs->scratch, dir);
+	fuse_reply_err(req, 0);
+}
+
+/* A directory listing, made at opendir so that readdir pages through one
+ * consistent snapshot. */
+struct listing {
+	struct buf names;     /* NUL-separated */
+	size_t n;
+	struct buf kinds;     /* one byte per name: 'd' or 'f' */
+};
+
+static int list_add(struct listing *l, const char *name, bool dir)
+{
+	int r = buf_add(&l->names, name, strlen(name) + 1);
+	if (r == 0)
+		r = buf_putc(&l->kinds, dir ? 'd' : 'f');
+	if (r == 0)
+		l->n++;
+	return r;
+}
+
+static int list_names(struct listing *l, char **names, size_t n, bool dir)
+{
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = list_add(l, names[i], dir);
+	store_names_free(names, n);
+	return r;
+}
+
+static int list_scratch(struct fs *fs, struct listing *l, const char *dir)
+{
+	struct buf names;
+	buf_init(&names, SCRATCH_PER_DIR_MAX * (NAME_MAX + 1));
+	size_t n = 0;
+	int r = scratch_list(&fs->scratch, dir, &names, &n);
+	const char *p = names.data;
+	for (size_t i = 0; r == 0 && i < n; i++, p += strlen(p) + 1)
+		r = list_add(l, p, false);
+	buf_release(&names);
+	return r;
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct where w;
+	if (where_of(fs, ino, &w) < 0 || !exists(fs, &w)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!is_dir(w.kind)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	struct listing *l = calloc(1, sizeof *l);
+	if (!l) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	buf_init(&l->names, 64u * 1024 * 1024);
+	buf_init(&l->kinds, 1024u * 1024);
+	int r = list_add(l, ".", true);
+	if (r == 0)
+		r = list_add(l, "..", true);
+	char **names = NULL;
+	size_t n = 0;
+	switch (w.kind) {
+	case N_ROOT:
+		if (r == 0) r = list_add(l, "buckets", true);
+		if (r == 0) r = list_add(l, "errors", false);
+		if (r == 0) r = list_add(l, "trails", true);
+		break;
+	case N_TRAILS:
+		if (r == 0 && (r = ct_describe_trails(fs->ct, &names, &n)) == 0)
+			r = list_names(l, names, n, true);
+		break;
+	case N_BUCKETS:
+		if (r == 0 && (r = ct_list_buckets(fs->ct, &names, &n)) == 0)
+			r = list_names(l, names, n, true);
+		break;
+	case N_TRAIL: {
+		char dir[PATH_CAP];
+		snprintf(dir, sizeof dir, "/trails/%s", w.name);
+		for (const char *const *f = settings_trail_files(); r == 0 && *f; f++)
+			r = list_add(l, *f, false);
+		if (r == 0)
+			r = list_scratch(fs, l, dir);
+		break;
+	}
+	case N_BUCKET: {
+		char dir[PATH_CAP];
+		snprintf(dir, sizeof dir, "/buckets/%s", w.name);
+		if (r == 0)
+			r = list_add(l, SETTINGS_BUCKET_POLICY, false);
+		if (r == 0)
+			r = list_scratch(fs, l, dir);
+		break;
+	}
+	default:
+		break;
+	}
+	if (r < 0) {
+		buf_release(&l->names);
+		buf_release(&l->kinds);
+		free(l);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uintptr_t)l;
+	if (fuse_reply_open(req, fi) != 0) {
+		buf_release(&l->names);
+		buf_release(&l->kinds);
+		free(l);
+	}
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct listing *l = (struct listing *)(uintptr_t)fi->fh;
+	char *out = malloc(size);
+	if (!out) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	size_t used = 0;
+	const char *name = l->names.data;
+	for (size_t i = 0; i < l->n; i++, name += strlen(name) + 1) {
+		if ((off_t)i < off)
+			continue;
+		struct stat st;
+		memset(&st, 0, sizeof st);
+		st.st_ino = 0xffffffffu;   /* unknown: the kernel looks names up */
+		st.st_mode = l->kinds.data[i] == 'd' ? S_IFDIR : S_IFREG;
+		size_t need = fuse_add_direntry(req, out + used, size - used, name, &st, (off_t)i + 1);
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, out, used);
+	free(out);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct listing *l = (struct listing *)(uintptr_t)fi->fh;
+	buf_release(&l->names);
+	buf_release(&l->kinds);
+	free(l);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- files ---- */
+
+/* An open file: what it showed when opened, and what has been written. */
+struct handle {
+	struct where w;
+	struct buf snapshot;   /* settings, policy.json, errors: content at open */
+	struct buf pending;    /* written since the last apply */
+	bool dirty;
+	int failed;            /* the error a rejected write returned, or 0 */
+	bool scratch;
+};
+
+static void handle_free(struct handle *h)
+{
+	buf_release(&h->snapshot);
+	buf_release(&h->pending);
+	free(h);
+}
+
+static struct handle *handle_new(const struct where *w)
+{
+	struct handle *h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->w = *w;
+	buf_init(&h->snapshot, CT_SETTING_MAX * 4);
+	buf_init(&h->pending, CT_SETTING_MAX);
+	h->scratch = w->kind == N_TRAIL_SCRATCH || w->kind == N_BUCKET_SCRATCH;
+	return h;
+}
+
+static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
+			struct fuse_file_info *fi, bool created)
+{
+	int acc = fi->flags & O_ACCMODE;
+	bool wants_write = acc != O_RDONLY;
+	if (wants_write && (w->kind == N_ERRORS ||
+			    (w->kind == N_SETTING && settings_trail_file(w->file) != SETTING_RW))) {
+		char msg[NAME_MAX + 64];
+		snprintf(msg, sizeof msg, "%s is read-only", w->kind == N_ERRORS ? "errors" : w->file);
+		refuse(req, "open", w->path, "OperationNotPermittedException", msg);
+		return;
+	}
+	struct handle *h = handle_new(w);
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	int r = 0;
+	struct ct_err err;
+	ct_err_clear(&err);
+	if (acc != O_WRONLY) {
+		switch (w->kind) {
+		case N_SETTING: r = settings_read(fs->ct, w->name, w->file, &h->snapshot, &err); break;
+		case N_POLICY: r = settings_bucket_read(fs->ct, w->name, &h->snapshot, &err); break;
+		case N_ERRORS: r = ct_render_errors(fs->ct, &h->snapshot); break;
+		default: break;
+		}
+	}
+	if (r == 0 && h->scratch && (fi->flags & O_TRUNC))
+		r = scratch_truncate(&fs->scratch, w->dir, w->file, 0);
+	if (r < 0) {
+		handle_free(h);
+		fail(req, "open", w->path, r, &err);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	/* Control-plane content changes behind the kernel's back (another
+	 * writer, a status change): never serve it from the page cache. */
+	fi->direct_io = !h->scratch;
+	fi->keep_cache = 0;
+	fi->nonseekable = 0;
+	if (created) {
+		struct fuse_entry_param e;
+		memset(&e, 0, sizeof e);
+		e.ino = nodes_lookup(&fs->nodes, w->path);
+		fill_stat(fs, w, e.ino, &e.attr);
+		e.attr_timeout = ATTR_TIMEOUT;
+		e.entry_timeout = ENTRY_TIMEOUT;
+		if (fuse_reply_create(req, &e, fi) != 0) {
+			nodes_forget(&fs->nodes, e.ino, 1);
+			handle_free(h);
+		}
+		return;
+	}
+	if (fuse_reply_open(req, fi) != 0)
+		handle_free(h);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct where w;
+	if (where_of(fs, ino, &w) < 0 || !exists(fs, &w)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (is_dir(w.kind)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	open_handle(req, fs, &w, fi, false);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct where w;
+	int r = child_of(fs, parent, name, &w);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (exists(fs, &w)) {
+		/* O_CREAT without O_EXCL on an existing file is an open */
+		if (fi->flags & O_EXCL)
+			fuse_reply_err(req, EEXIST);
+		else if (is_dir(w.kind))
+			fuse_reply_err(req, EISDIR);
+		else
+			open_handle(req, fs, &w, fi, true);
+		return;
+	}
+	if (w.kind != N_TRAIL_SCRATCH && w.kind != N_BUCKET_SCRATCH) {
+		refuse(req, "create", w.path, "OperationNotPermittedException",
+		       "files cannot be created here: trails are made with mkdir in /trails, "
+		       "and a trail's settings are its existing files");
+		return;
+	}
+	struct where dir;
+	if (where_of(fs, parent, &dir) < 0 || !exists(fs, &dir)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	const struct fuse_ctx *x = fuse_req_ctx(req);
+	r = scratch_create(&fs->scratch, w.dir, w.file, mode & ~x->umask & 07777);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	open_handle(req, fs, &w, fi, true);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct fs *fs = fs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	if (h->scratch) {
+		struct buf out;
+		buf_init(&out, size);
+		int r = scratch_read(&fs->scratch, h->w.dir, h->w.file, off, size, &out);
+		if (r < 0)
+			fuse_reply_err(req, -r);
+		else
+			fuse_reply_buf(req, out.data, out.len);
+		buf_release(&out);
+		return;
+	}
+	if (off < 0 || (size_t)off >= h->snapshot.len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	size_t n = h->snapshot.len - (size_t)off;
+	fuse_reply_buf(req, h->snapshot.data + off, n < size ? n : size);
+}
+
+static int check(struct fs *fs, const struct ct_caller *who, const struct handle *h,
+		 struct ct_err *err)
+{
+	if (h->w.kind == N_POLICY)
+		return settings_bucket_check(fs->ct, who, h->w.name, h->pending.data,
+					     h->pending.len, err);
+	return settings_check(fs->ct, who, h->w.name, h->w.file, h->pending.data,
+			      h->pending.len, err);
+}
+
+static int apply(struct fs *fs, const struct ct_caller *who, const struct where *w,
+		 const char *text, size_t len, struct ct_err *err)
+{
+	if (w->kind == N_POLICY)
+		return settings_bucket_apply(fs->ct, who, w->name, text, len, err);
+	return settings_apply(fs->ct, who, w->name, w->file, text, len, err);
+}
+
+/* Writes to a setting accumulate in arrival order (offsets are ignored: a
+ * value is replaced whole, whether opened with O_TRUNC, O_APPEND or
+ * neither) and every write checks what has arrived, so a bad value fails
+ * in write(), where shells see it. */
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct fs *fs = fs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	if (h->scratch) {
+		int r = scratch_write(&fs->scratch, h->w.dir, h->w.file, off, data, size);
+		if (r < 0)
+			fuse_reply_err(req, -r);
+		else
+			fuse_reply_write(req, size);
+		return;
+	}
+	if (h->failed) {
+		fuse_reply_err(req, h->failed);
+		return;
+	}
+	struct ct_err err;
+	ct_err_clear(&err);
+	int r = buf_add(&h->pending, data, size);
+	if (r == -E2BIG)
+		r = ct_fail(&err, "InvalidParameterException", "a value can be at most %d bytes",
+			    CT_SETTING_MAX);
+	else if (r < 0)
+		r = ct_fail_errno(&err, r, "write");
+	struct ct_caller who;
+	caller_of(req, &who);
+	if (r == 0)
+		r = check(fs, &who, h, &err);
+	if (r < 0) {
+		h->failed = -r;
+		h->dirty = false;
+		fail(req, "write", h->w.path, r, &err);
+		return;
+	}
+	h->dirty = true;
+	fuse_reply_write(req, size);
+}
+
+/* Apply what was written.  Called from flush (whose error close() returns)
+ * and, if no flush came, from release. */
+static int settle(fuse_req_t req, struct fs *fs, struct handle *h, const char *op)
+{
+	if (h->scratch || !h->dirty)
+		return h->failed ? -h->failed : 0;
+	struct ct_caller who;
+	caller_of(req, &who);
+	struct ct_err err;
+	ct_err_clear(&err);
+	int r = apply(fs, &who, &h->w, h->pending.data ? h->pending.data : "", h->pending.len, &err);
+	h->dirty = false;
+	buf_reset(&h->pending);
+	if (r < 0) {
+		h->failed = -r;
+		if (err.name[0])
+			ct_record_error(fs->ct, &who, op, h->w.path, &err);
+	}
+	return r;
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	int r = settle(req, fs_of(req), h, "close");
+	fuse_reply_err(req, r < 0 ? -r : 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	settle(req, fs_of(req), h, "close");
+	handle_free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	/* Applied settings are already durable; fsync applies a pending one. */
+	int r = settle(req, fs_of(req), (struct handle *)(uintptr_t)fi->fh, "fsync");
+	fuse_reply_err(req, r < 0 ? -r : 0);
+}
+
+/* ---- names ---- */
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct where w;
+	int r = child_of(fs, parent, name, &w);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (!exists(fs, &w)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (w.kind == N_TRAIL_SCRATCH || w.kind == N_BUCKET_SCRATCH) {
+		r = scratch_remove(&fs->scratch, w.dir, w.file);
+		fuse_reply_err(req, r < 0 ? -r : 0);
+		return;
+	}
+	if (is_dir(w.kind)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	refuse(req, "unlink", w.path, "OperationNotPermittedException",
+	       w.kind == N_ERRORS ? "errors cannot be removed"
+				  : "settings cannot be removed; write an empty value to clear one");
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	struct where from, to;
+	int r = child_of(fs, parent, name, &from);
+	if (r == 0)
+		r = child_of(fs, newparent, newname, &to);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (!exists(fs, &from)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (from.kind == N_TRAIL) {
+		refuse(req, "rename", from.path, "OperationNotPermittedException",
+		       "trails cannot be renamed: create a new trail (mkdir) and delete this one "
+		       "(rmdir)");
+		return;
+	}
+	bool from_scratch = from.kind == N_TRAIL_SCRATCH || from.kind == N_BUCKET_SCRATCH;
+	if (!from_scratch || strcmp(from.dir, to.dir) || (flags & RENAME_EXCHANGE)) {
+		refuse(req, "rename", from.path, "OperationNotPermittedException",
+		       is_dir(from.kind) ? "this directory cannot be renamed"
+					 : "settings cannot be renamed or moved; only an editor's "
+					   "temporary file can be renamed onto a setting");
+		return;
+	}
+	if ((flags & RENAME_NOREPLACE) && exists(fs, &to)) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	if (to.kind == N_TRAIL_SCRATCH || to.kind == N_BUCKET_SCRATCH) {
+		r = scratch_rename(&fs->scratch, from.dir, from.file, to.file);
+		if (r == 0)
+			nodes_move(&fs->nodes, from.path, to.path);
+		fuse_reply_err(req, r < 0 ? -r : 0);
+		return;
+	}
+	if (to.kind == N_SETTING && settings_trail_file(to.file) != SETTING_RW) {
+		char msg[NAME_MAX + 32];
+		snprintf(msg, sizeof msg, "%s is read-only", to.file);
+		refuse(req, "rename", to.path, "OperationNotPermittedException", msg);
+		return;
+	}
+	/* An editor's file renamed onto a setting: apply its content. */
+	struct buf text;
+	buf_init(&text, SCRATCH_SIZE_MAX);
+	r = scratch_contents(&fs->scratch, from.dir, from.file, &text);
+	struct ct_caller who;
+	caller_of(req, &who);
+	struct ct_err err;
+	ct_err_clear(&err);
+	if (r == 0)
+		r = apply(fs, &who, &to, text.data ? text.data : "", text.len, &err);
+	buf_release(&text);
+	if (r < 0) {
+		fail(req, "rename", to.path, r, &err);
+		return;
+	}
+	scratch_remove(&fs->scratch, from.dir, from.file);
+	nodes_move(&fs->nodes, from.path, to.path);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	(void)ino;
+	struct statvfs st;
+	memset(&st, 0, sizeof st);
+	st.f_bsize = st.f_frsize = 4096;
+	st.f_namemax = NAME_MAX;
+	fuse_reply_statfs(req, &st);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* O_TRUNC arrives with open, so no separate truncate reaches a setting. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+}
+
+const struct fuse_lowlevel_ops trailfs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.mkdir = op_mkdir,
+	.rmdir = op_rmdir,
+	.unlink = op_unlink,
+	.rename = op_rename,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.statfs = op_statfs,
+};
