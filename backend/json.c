@@ -11,11 +11,19 @@
 
 json *json_parse(const char *s, size_t len, size_t *err_off)
 {
+	/* The scanner judges syntax: cJSON's error offset is where the value
+	 * it gave up on began, and it takes a few things JSON does not. */
+	struct json_scan sc = json_scan(s, len);
+	if (sc.end != JSON_COMPLETE) {
+		if (err_off)
+			*err_off = sc.end == JSON_INCOMPLETE ? len : sc.err_off;
+		return NULL;
+	}
 	const char *end = NULL;
 	cJSON *c = cJSON_ParseWithLengthOpts(s, len, &end, 0);
 	if (!c) {
 		if (err_off)
-			*err_off = end ? (size_t)(end - s) : len;
+			*err_off = end ? (size_t)(end - s) : 0;
 		return NULL;
 	}
 	/* cJSON stops after the first value; only whitespace may follow. */
@@ -158,4 +166,297 @@ size_t json_utf8_length(const char *s)
 		if ((*p & 0xC0) != 0x80)
 			n++;
 	return n;
+}
+
+/* ---- is this JSON, the beginning of JSON, or neither? ----
+ * A streaming syntax check.  It tells a document that is still arriving (a
+ * setting written in several pieces) from one that is already wrong, and it
+ * is the judge of syntax for json_parse too, so that what a growing value
+ * passes is exactly what the finished value must pass. */
+
+#define JSON_NESTING_MAX 1000
+#define JSON_NUMBER_MAX 512
+
+static char ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static unsigned hex4(const char *s)
+{
+	unsigned v = 0;
+	for (int k = 0; k < 4; k++) {
+		char c = s[k];
+		v = v * 16 + (unsigned)(c <= '9' ? c - '0' : ascii_lower(c) - 'a' + 10);
+	}
+	return v;
+}
+
+/* Scan "\uXXXX" at s[i] (s[i] == '\\', s[i+1] == 'u').  Returns 1 and
+ * advances *i when complete, 0 when the input ends inside it, -1 on error,
+ * -2 for \u0000. */
+static int scan_u_escape(const char *s, size_t len, size_t *i)
+{
+	size_t k = *i + 2;
+	for (size_t n = 0; n < 4; n++, k++) {
+		if (k >= len)
+			return 0;
+		if (!is_hex(s[k]))
+			return -1;
+	}
+	unsigned u = hex4(s + *i + 2);
+	/* cJSON ends its string at an escaped NUL, so "Allow\u0000x" would be
+	 * checked as "Allow": no policy string needs one. */
+	if (u == 0)
+		return -2;
+	/* cJSON's rules: a low surrogate alone is an error, a high one must be
+	 * followed at once by an escaped low one. */
+	if (u >= 0xDC00 && u <= 0xDFFF)
+		return -1;
+	if (u >= 0xD800 && u <= 0xDBFF) {
+		const char *want = "\\u";
+		for (size_t n = 0; n < 2; n++, k++) {
+			if (k >= len)
+				return 0;
+			if (s[k] != want[n])
+				return -1;
+		}
+		/* Only \uDC00..\uDFFF can follow: check the digits seen so far. */
+		for (size_t n = 0; n < 4; n++, k++) {
+			if (k >= len)
+				return 0;
+			if (!is_hex(s[k]))
+				return -1;
+			if (n == 0 && ascii_lower(s[k]) != 'd')
+				return -1;
+			if (n == 1 && !(ascii_lower(s[k]) >= 'c' && ascii_lower(s[k]) <= 'f'))
+				return -1;
+		}
+	}
+	*i = k;
+	return 1;
+}
+
+/* A string starting at s[*i] == '"'.  1: complete, *i after it; 0: the
+ * input ends inside it; -1: error at *i; -2: \u0000 at *i. */
+static int scan_string(const char *s, size_t len, size_t *i)
+{
+	size_t k = *i + 1;
+	while (k < len) {
+		char c = s[k];
+		if (c == '"') {
+			*i = k + 1;
+			return 1;
+		}
+		if (c != '\\') {
+			k++;
+			continue;
+		}
+		if (k + 1 >= len)
+			return 0;
+		char e = s[k + 1];
+		if (strchr("\"\\/bfnrt", e)) {
+			k += 2;
+		} else if (e == 'u') {
+			int r = scan_u_escape(s, len, &k);
+			if (r <= 0) {
+				*i = k;
+				return r;
+			}
+		} else {
+			*i = k;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool number_char(char c)
+{
+	return (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E';
+}
+
+/* Does strtod take all of the text? */
+static bool strtod_whole(const char *text)
+{
+	char *end;
+	(void)strtod(text, &end);
+	return end != text && *end == '\0';
+}
+
+/* A number as cJSON reads one: the run of [0-9+-.eE] is given to strtod,
+ * which must take all of it.  1: complete, *i after it; 0: the input ends
+ * inside it and some continuation could make it a number; -1: error. */
+static int scan_number(const char *s, size_t len, size_t *i)
+{
+	size_t k = *i;
+	while (k < len && number_char(s[k]))
+		k++;
+	/* Longer runs are not numbers anyone writes; refusing them keeps the
+	 * copy for strtod on the stack. */
+	char text[JSON_NUMBER_MAX + 2];
+	size_t n = k - *i;
+	if (n > JSON_NUMBER_MAX)
+		return -1;
+	memcpy(text, s + *i, n);
+	text[n] = '\0';
+	int r;
+	if (strtod_whole(text)) {
+		r = k < len ? 1 : 0;
+	} else if (k == len) {
+		/* "-", "1e", "1e+" end early: one more digit would finish them. */
+		text[n] = '0';
+		text[n + 1] = '\0';
+		r = strtod_whole(text) ? 0 : -1;
+	} else {
+		r = -1;
+	}
+	if (r == 1)
+		*i = k;
+	return r;
+}
+
+/* true, false, null: 1 complete, 0 cut off, -1 error. */
+static int scan_literal(const char *s, size_t len, size_t *i)
+{
+	static const char *const words[] = {"true", "false", "null"};
+	for (size_t w = 0; w < 3; w++) {
+		if (s[*i] != words[w][0])
+			continue;
+		size_t n = strlen(words[w]), k = 0;
+		while (k < n && *i + k < len && s[*i + k] == words[w][k])
+			k++;
+		if (k == n) {
+			*i += n;
+			return 1;
+		}
+		/* Reported at the start of the word, as cJSON does. */
+		return *i + k == len ? 0 : -1;
+	}
+	return -1;
+}
+
+/* Is s[0..len) JSON, the start of JSON, or neither?  A small pushdown
+ * scanner that mirrors what cJSON accepts (it is lax in the same places:
+ * any byte up to 0x20 is whitespace, raw control bytes may sit in strings,
+ * numbers are whatever strtod takes).  json_parse's error offset cannot
+ * answer this: cJSON reports the start of the value it gave up on, so "{"
+ * fails at offset 0, not at the end. */
+struct json_scan json_scan(const char *s, size_t len)
+{
+	enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, AFTER } st = VALUE;
+	unsigned char stack[JSON_NESTING_MAX];   /* '{' or '[' per open level */
+	struct json_scan out = {JSON_INCOMPLETE, 0, NULL, false, 0};
+	size_t depth = 0, i = 0;
+	int r = -1;
+
+	while (i < len) {
+		char c = s[i];
+		r = -1;
+		if ((unsigned char)c <= 0x20) {
+			i++;
+			continue;
+		}
+		if ((st == VALUE_OR_CLOSE && c == ']') || (st == KEY_OR_CLOSE && c == '}')) {
+			depth--;
+			st = AFTER;
+			i++;
+			continue;
+		}
+		switch (st) {
+		case VALUE:
+		case VALUE_OR_CLOSE:
+			if (c == '{' || c == '[') {
+				if (depth >= JSON_NESTING_MAX) {
+					out.why = "it nests objects and arrays too deeply";
+					goto error;
+				}
+				stack[depth++] = (unsigned char)c;
+				st = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
+				i++;
+				continue;
+			}
+			if (c == '"')
+				r = scan_string(s, len, &i);
+			else if (c == '-' || (c >= '0' && c <= '9'))
+				r = scan_number(s, len, &i);
+			else
+				r = scan_literal(s, len, &i);
+			if (r < 0)
+				goto error;
+			if (r == 0) {
+				out.in_string = c == '"';
+				goto incomplete;
+			}
+			st = AFTER;
+			continue;
+		case KEY:
+		case KEY_OR_CLOSE:
+			if (c != '"')
+				goto error;
+			r = scan_string(s, len, &i);
+			if (r < 0)
+				goto error;
+			if (r == 0) {
+				out.in_string = true;
+				goto incomplete;
+			}
+			st = COLON;
+			continue;
+		case COLON:
+			if (c != ':')
+				goto error;
+			st = VALUE;
+			i++;
+			continue;
+		case AFTER:
+			if (depth == 0)
+				goto error;
+			if (c == ',') {
+				st = stack[depth - 1] == '{' ? KEY : VALUE;
+			} else if (c == (stack[depth - 1] == '{' ? '}' : ']')) {
+				depth--;
+			} else {
+				goto error;
+			}
+			i++;
+			continue;
+		}
+	}
+	if (st == AFTER && depth == 0)
+		out.end = JSON_COMPLETE;
+incomplete:
+	out.depth = depth;
+	return out;
+error:
+	if (r == -2)
+		out.why = "it has \\u0000 in a string";
+	out.end = JSON_BROKEN;
+	out.err_off = i;
+	return out;
+}
+
+
+bool json_prefix_ok(const char *s, size_t len)
+{
+	return json_scan(s, len).end != JSON_BROKEN;
+}
+
+void json_locate(const char *s, size_t len, size_t off, size_t *line, size_t *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t k = 0; k < off && k < len; k++) {
+		if (s[k] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else if (((unsigned char)s[k] & 0xC0) != 0x80) {
+			(*col)++;
+		}
+	}
 }

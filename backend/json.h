@@ -62,6 +62,33 @@ int json_append(json *arr, json *item);
  * edit; otherwise compact.  NULL on allocation failure. */
 char *json_print(const json *j, bool pretty);
 
+/* Is s[0..len) one JSON document, the beginning of one, or neither?  A
+ * streaming syntax check that accepts what cJSON accepts (any byte up to
+ * 0x20 is white space, numbers are what strtod takes) but not its lax
+ * readings ("\\uZZZZ"), nor \\u0000 in a string (cJSON would cut the
+ * string there).  json_parse refuses what this refuses. */
+enum json_scan_end {
+	JSON_COMPLETE,      /* one whole value, only white space after it */
+	JSON_INCOMPLETE,    /* a proper prefix of some JSON text */
+	JSON_BROKEN,        /* no continuation can make it JSON */
+};
+
+struct json_scan {
+	enum json_scan_end end;
+	size_t err_off;     /* JSON_BROKEN: offset of the offending byte */
+	const char *why;    /* JSON_BROKEN: a reason beyond "syntax error", or NULL */
+	bool in_string;     /* JSON_INCOMPLETE: it ends inside a string */
+	size_t depth;       /* JSON_INCOMPLETE: unclosed objects and arrays */
+};
+
+struct json_scan json_scan(const char *s, size_t len);
+/* Line and column (1-based, columns in characters) of byte off, for
+ * messages that point into a document. */
+void json_locate(const char *s, size_t len, size_t off, size_t *line, size_t *col);
+
+/* json_scan(s, len).end != JSON_BROKEN */
+bool json_prefix_ok(const char *s, size_t len);
+
 /* Check that s holds valid UTF-8 without NUL bytes. */
 bool json_utf8_valid(const char *s, size_t len);
 /* Number of UTF-8 code points in a valid UTF-8 string. */

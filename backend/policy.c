@@ -275,281 +275,13 @@ static bool utf8_scan(const char *s, size_t len, size_t *bad, bool *truncated)
 	return true;
 }
 
-enum jscan_end {
-	JS_COMPLETE,      /* one whole value, only whitespace after it */
-	JS_INCOMPLETE,    /* a proper prefix of some JSON text */
-	JS_ERROR,         /* no continuation can make it JSON */
-};
-
-struct jscan {
-	enum jscan_end end;
-	size_t err_off;     /* JS_ERROR: offset of the offending byte */
-	bool too_deep;      /* JS_ERROR: nested past POLICY_NESTING_MAX */
-	bool in_string;     /* JS_INCOMPLETE: it ends inside a string */
-	size_t depth;       /* JS_INCOMPLETE: unclosed objects and arrays */
-};
-
-static bool is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static unsigned hex4(const char *s)
-{
-	unsigned v = 0;
-	for (int k = 0; k < 4; k++) {
-		char c = s[k];
-		v = v * 16 + (unsigned)(c <= '9' ? c - '0' : ascii_lower(c) - 'a' + 10);
-	}
-	return v;
-}
-
-/* Scan "\uXXXX" at s[i] (s[i] == '\\', s[i+1] == 'u').  Returns 1 and
- * advances *i when complete, 0 when the input ends inside it, -1 on error. */
-static int scan_u_escape(const char *s, size_t len, size_t *i)
-{
-	size_t k = *i + 2;
-	for (size_t n = 0; n < 4; n++, k++) {
-		if (k >= len)
-			return 0;
-		if (!is_hex(s[k]))
-			return -1;
-	}
-	unsigned u = hex4(s + *i + 2);
-	/* cJSON's rules: a low surrogate alone is an error, a high one must be
-	 * followed at once by an escaped low one. */
-	if (u >= 0xDC00 && u <= 0xDFFF)
-		return -1;
-	if (u >= 0xD800 && u <= 0xDBFF) {
-		const char *want = "\\u";
-		for (size_t n = 0; n < 2; n++, k++) {
-			if (k >= len)
-				return 0;
-			if (s[k] != want[n])
-				return -1;
-		}
-		/* Only \uDC00..\uDFFF can follow: check the digits seen so far. */
-		for (size_t n = 0; n < 4; n++, k++) {
-			if (k >= len)
-				return 0;
-			if (!is_hex(s[k]))
-				return -1;
-			if (n == 0 && ascii_lower(s[k]) != 'd')
-				return -1;
-			if (n == 1 && !(ascii_lower(s[k]) >= 'c' && ascii_lower(s[k]) <= 'f'))
-				return -1;
-		}
-	}
-	*i = k;
-	return 1;
-}
-
-/* A string starting at s[*i] == '"'.  1: complete, *i after it; 0: the
- * input ends inside it; -1: error at *i. */
-static int scan_string(const char *s, size_t len, size_t *i)
-{
-	size_t k = *i + 1;
-	while (k < len) {
-		char c = s[k];
-		if (c == '"') {
-			*i = k + 1;
-			return 1;
-		}
-		if (c != '\\') {
-			k++;
-			continue;
-		}
-		if (k + 1 >= len)
-			return 0;
-		char e = s[k + 1];
-		if (strchr("\"\\/bfnrt", e)) {
-			k += 2;
-		} else if (e == 'u') {
-			int r = scan_u_escape(s, len, &k);
-			if (r <= 0) {
-				*i = k;
-				return r;
-			}
-		} else {
-			*i = k;
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static bool number_char(char c)
-{
-	return (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E';
-}
-
-/* Does strtod take all of the text? */
-static bool strtod_whole(const char *text)
-{
-	char *end;
-	(void)strtod(text, &end);
-	return end != text && *end == '\0';
-}
-
-/* A number as cJSON reads one: the run of [0-9+-.eE] is given to strtod,
- * which must take all of it.  1: complete, *i after it; 0: the input ends
- * inside it and some continuation could make it a number; -1: error. */
-static int scan_number(const char *s, size_t len, size_t *i)
-{
-	size_t k = *i;
-	while (k < len && number_char(s[k]))
-		k++;
-	struct buf t;
-	buf_init(&t, CT_POLICY_MAX + 2);
-	if (buf_add(&t, s + *i, k - *i) < 0) {
-		buf_release(&t);
-		return -1;
-	}
-	int r;
-	if (strtod_whole(buf_str(&t))) {
-		r = k < len ? 1 : 0;
-	} else if (k == len) {
-		/* "-", "1e", "1e+" end early: one more digit would finish them. */
-		r = (buf_putc(&t, '0') == 0 && strtod_whole(buf_str(&t))) ? 0 : -1;
-	} else {
-		r = -1;
-	}
-	buf_release(&t);
-	if (r == 1)
-		*i = k;
-	return r;
-}
-
-/* true, false, null: 1 complete, 0 cut off, -1 error. */
-static int scan_literal(const char *s, size_t len, size_t *i)
-{
-	static const char *const words[] = {"true", "false", "null"};
-	for (size_t w = 0; w < 3; w++) {
-		if (s[*i] != words[w][0])
-			continue;
-		size_t n = strlen(words[w]), k = 0;
-		while (k < n && *i + k < len && s[*i + k] == words[w][k])
-			k++;
-		if (k == n) {
-			*i += n;
-			return 1;
-		}
-		/* Reported at the start of the word, as cJSON does. */
-		return *i + k == len ? 0 : -1;
-	}
-	return -1;
-}
-
-/* Is s[0..len) JSON, the start of JSON, or neither?  A small pushdown
- * scanner that mirrors what cJSON accepts (it is lax in the same places:
- * any byte up to 0x20 is whitespace, raw control bytes may sit in strings,
- * numbers are whatever strtod takes).  json_parse's error offset cannot
- * answer this: cJSON reports the start of the value it gave up on, so "{"
- * fails at offset 0, not at the end. */
-static struct jscan json_scan(const char *s, size_t len)
-{
-	enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, AFTER } st = VALUE;
-	unsigned char stack[POLICY_NESTING_MAX];   /* '{' or '[' per open level */
-	struct jscan out = {JS_INCOMPLETE, 0, false, false, 0};
-	size_t depth = 0, i = 0;
-	int r;
-
-	while (i < len) {
-		char c = s[i];
-		if ((unsigned char)c <= 0x20) {
-			i++;
-			continue;
-		}
-		if ((st == VALUE_OR_CLOSE && c == ']') || (st == KEY_OR_CLOSE && c == '}')) {
-			depth--;
-			st = AFTER;
-			i++;
-			continue;
-		}
-		switch (st) {
-		case VALUE:
-		case VALUE_OR_CLOSE:
-			if (c == '{' || c == '[') {
-				if (depth >= POLICY_NESTING_MAX) {
-					out.too_deep = true;
-					goto error;
-				}
-				stack[depth++] = (unsigned char)c;
-				st = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
-				i++;
-				continue;
-			}
-			if (c == '"')
-				r = scan_string(s, len, &i);
-			else if (c == '-' || (c >= '0' && c <= '9'))
-				r = scan_number(s, len, &i);
-			else
-				r = scan_literal(s, len, &i);
-			if (r < 0)
-				goto error;
-			if (r == 0) {
-				out.in_string = c == '"';
-				goto incomplete;
-			}
-			st = AFTER;
-			continue;
-		case KEY:
-		case KEY_OR_CLOSE:
-			if (c != '"')
-				goto error;
-			r = scan_string(s, len, &i);
-			if (r < 0)
-				goto error;
-			if (r == 0) {
-				out.in_string = true;
-				goto incomplete;
-			}
-			st = COLON;
-			continue;
-		case COLON:
-			if (c != ':')
-				goto error;
-			st = VALUE;
-			i++;
-			continue;
-		case AFTER:
-			if (depth == 0)
-				goto error;
-			if (c == ',') {
-				st = stack[depth - 1] == '{' ? KEY : VALUE;
-			} else if (c == (stack[depth - 1] == '{' ? '}' : ']')) {
-				depth--;
-			} else {
-				goto error;
-			}
-			i++;
-			continue;
-		}
-	}
-	if (st == AFTER && depth == 0)
-		out.end = JS_COMPLETE;
-incomplete:
-	out.depth = depth;
-	return out;
-error:
-	out.end = JS_ERROR;
-	out.err_off = i;
-	return out;
-}
-
 /* MalformedPolicy for text that is not JSON: line and column, and the bytes
  * there, so the place can be found in an editor. */
-static int syntax_error(struct ct_err *err, const char *doc, size_t len, size_t off)
+static int syntax_error(struct ct_err *err, const char *doc, size_t len, size_t off,
+			const char *why)
 {
-	size_t line = 1, col = 1;
-	for (size_t k = 0; k < off && k < len; k++) {
-		if (doc[k] == '\n') {
-			line++;
-			col = 1;
-		} else if (((unsigned char)doc[k] & 0xC0) != 0x80) {
-			col++;
-		}
-	}
+	size_t line, col;
+	json_locate(doc, len, off, &line, &col);
 	struct buf m, near;
 	buf_init(&m, POLICY_MSG_MAX);
 	buf_init(&near, POLICY_QUOTE_MAX);
@@ -557,7 +289,8 @@ static int syntax_error(struct ct_err *err, const char *doc, size_t len, size_t 
 	if (n > POLICY_QUOTE_MAX / 4)
 		n = POLICY_QUOTE_MAX / 4;
 	buf_add(&near, doc + off, n);
-	buf_printf(&m, "the policy is not valid JSON: syntax error at line %zu, column %zu", line, col);
+	buf_printf(&m, "the policy is not valid JSON: %s at line %zu, column %zu",
+		   why ? why : "syntax error", line, col);
 	if (n) {
 		buf_puts(&m, ", at ");
 		put_quoted(&m, buf_str(&near));
@@ -911,42 +644,38 @@ static int parse_policy(const char *doc, size_t len, const char *bucket, bool pa
 					 "a bad byte sequence", bad);
 		text_len = bad;   /* the cut-off character may still be completed */
 	}
-	size_t err_off = 0;
-	json *j = text_len == len ? json_parse(doc, len, &err_off) : NULL;
-	if (!j) {
-		/* json_parse's error offset cannot tell a cut-off document from a
-		 * broken one (see json_scan), so the scanner decides. */
-		struct jscan sc = json_scan(doc, text_len);
-		/* A cut-off UTF-8 character can only be completed inside a string. */
-		if (text_len < len && sc.end != JS_ERROR &&
-		    !(sc.end == JS_INCOMPLETE && sc.in_string)) {
-			sc.end = JS_ERROR;
-			sc.err_off = text_len;
-		}
-		if (partial && sc.end == JS_INCOMPLETE)
-			return 0;
-		if (sc.too_deep)
-			return malformed(err, "the policy is not valid JSON: it nests objects and arrays "
-					 "more than %d levels deep", POLICY_NESTING_MAX);
-		if (sc.end == JS_ERROR)
-			return syntax_error(err, doc, len, sc.err_off);
-		if (sc.end == JS_INCOMPLETE) {
-			bool blank = true;
-			for (size_t k = 0; k < len && blank; k++)
-				blank = (unsigned char)doc[k] <= 0x20;
-			if (blank)
-				return malformed(err, "the policy is empty");
-			return malformed(err, "the policy is not valid JSON: it ends %s",
-					 sc.in_string ? "inside a string" :
-					 sc.depth ? "before every { and [ is closed" :
-					 "before the value is complete");
-		}
-		/* The scanner and cJSON disagree (say, nesting past cJSON's limit):
-		 * cJSON has the last word, since it is what reads the policy. */
-		if (partial && err_off >= len)
-			return 0;
-		return syntax_error(err, doc, len, err_off);
+	/* The scanner is the judge of syntax, in both modes: json_parse's error
+	 * offset cannot tell a cut-off document from a broken one (see
+	 * json_scan), and cJSON takes a few things JSON does not ("\uZZZZ"
+	 * reads as \u0000).  With two judges, a document valid when complete
+	 * could be refused while it is still being written. */
+	struct json_scan sc = json_scan(doc, text_len);
+	/* A cut-off UTF-8 character can only be completed inside a string. */
+	if (text_len < len && sc.end != JSON_BROKEN && !(sc.end == JSON_INCOMPLETE && sc.in_string)) {
+		sc.end = JSON_BROKEN;
+		sc.err_off = text_len;
 	}
+	if (sc.end == JSON_BROKEN)
+		return syntax_error(err, doc, len, sc.err_off, sc.why);
+	if (sc.end == JSON_INCOMPLETE) {
+		if (partial)
+			return 0;
+		bool blank = true;
+		for (size_t k = 0; k < len && blank; k++)
+			blank = (unsigned char)doc[k] <= 0x20;
+		if (blank)
+			return malformed(err, "the policy is empty");
+		return malformed(err, "the policy is not valid JSON: it ends %s",
+				 sc.in_string ? "inside a string" :
+				 sc.depth ? "before every { and [ is closed" :
+				 "before the value is complete");
+	}
+	size_t err_off = 0;
+	json *j = json_parse(doc, len, &err_off);
+	/* Complete to the scanner but not to cJSON (not known to happen): cJSON
+	 * is what reads the policy, so its refusal stands. */
+	if (!j)
+		return syntax_error(err, doc, len, err_off, NULL);
 	int r = check_policy(j, bucket, err);
 	if (r < 0) {
 		json_free(j);

@@ -439,8 +439,12 @@ static int parse_config(struct ct *ct, const char *trail, const char *text, size
 	if (!doc) {
 		if (partial && off >= len)
 			return 1;   /* may still be growing */
+		size_t line, col;
+		json_locate(text, len, off, &line, &col);
 		return ct_fail(err, "InvalidParameterException",
-			       "config.json is not valid JSON (at byte %zu)", off);
+			       "config.json is not valid JSON: %s at line %zu, column %zu",
+			       off >= len ? "it ends before the document is complete" : "syntax error",
+			       line, col);
 	}
 	struct trail cur;
 	trail_init(&cur);

@@ -596,6 +596,7 @@ struct handle {
 	bool dirty;
 	int failed;            /* the error a rejected write returned, or 0 */
 	bool scratch;
+	uint64_t writer;       /* lock owner (fd table) of the last write, 0 if unknown */
 };
 
 static void handle_free(struct handle *h)
@@ -814,6 +815,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 		return;
 	}
 	h->dirty = true;
+	h->writer = fi->lock_owner;
 	fuse_reply_write(req, size);
 }
 
@@ -838,10 +840,19 @@ static int settle(fuse_req_t req, struct fs *fs, struct handle *h, const char *o
 	return r;
 }
 
+/* Every close() of every descriptor of the file flushes, also a child's
+ * inherited copy (`{ printf Write; sleep 1; printf 'Only\n'; } > f`: sleep
+ * closes its stdout between the pieces).  Only the writer's close applies;
+ * a process that wrote nothing has nothing to settle, and release applies
+ * whatever no flush did. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	if (!h->scratch && h->dirty && h->writer && fi->lock_owner != h->writer) {
+		fuse_reply_err(req, 0);
+		return;
+	}
 	int r = settle(req, fs_of(req), h, "close");
 	fuse_reply_err(req, r < 0 ? -r : 0);
 }

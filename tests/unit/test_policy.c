@@ -270,6 +270,10 @@ static const struct grammar_case grammar_cases[] = {
 	{"partial: broken literal", "{'a':tru e", true, false, "syntax error"},
 	{"partial: broken number", "{'a':1.2.3", true, false, "syntax error"},
 	{"partial: bad escape", "{'a':'\\x", true, false, "syntax error"},
+	{"bad \\u escape (cJSON reads it as \\u0000)", "{'Id':'a\\unaws','Statement':[" ACL_STMT "]}",
+	 false, false, "syntax error at line 1, column 9"},
+	{"escaped NUL", "{'Id':'a\\u0000b','Statement':[" ACL_STMT "]}", true, false,
+	 "it has \\u0000 in a string at line 1, column 9"},
 	{"partial: lone low surrogate", "{'a':'\\udc00", true, false, "syntax error"},
 	{"partial: high surrogate then letter", "{'a':'\\ud83dx", true, false, "syntax error"},
 	{"partial: bad UTF-8", "{'Id':'\xff", true, false, "not valid UTF-8"},
@@ -359,7 +363,7 @@ static void test_limits(void)
 		abort();
 	memset(deep, '[', depth);
 	ok(policy_validate(deep, depth, B, true, &err) == -EINVAL &&
-	   strstr(err.message, "more than 1000 levels deep"),
+	   strstr(err.message, "nests objects and arrays too deeply"),
 	   "limits: %zu nested arrays refused even partial", depth);
 	ok(policy_validate(deep, depth - 1, B, true, &err) == 0,
 	   "limits: %zu nested arrays pass as partial", depth - 1);

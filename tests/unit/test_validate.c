@@ -139,6 +139,7 @@ struct longs {
 	char *key128, *key129, *key128_utf8, *key129_utf8;
 	char *val256, *val257, *val256_utf8, *val257_utf8;
 	char *s3_2048, *s3_2049, *fn64, *fn65, *long_line;
+	char *kms_arn1025, *sns_arn1025, *lg_arn1025, *role_arn1025, *region33;
 	char *owned[40];   /* everything above, for longs_free */
 	size_t n_owned;
 };
@@ -190,6 +191,13 @@ static void longs_make(struct longs *l)
 	l->fn65 = keep(l, "arn:aws:lambda:us-east-1:123456789012:function:", "f",
 		       strlen("arn:aws:lambda:us-east-1:123456789012:function:") + 65);
 	l->long_line = keep(l, "mybucket/", "x", 3000);
+	/* One past CT_ARN_MAX (1024). */
+	l->kms_arn1025 = keep(l, "arn:aws:kms:us-east-1:123456789012:alias/", "k", 1025);
+	l->sns_arn1025 = keep(l, "arn:aws:sns:us-east-1:123456789012:", "t", 1025);
+	l->lg_arn1025 = keep(l, "arn:aws:logs:us-east-1:123456789012:log-group:", "g", 1025);
+	l->role_arn1025 = keep(l, "arn:aws:iam::123456789012:role/", "r/", 1025);
+	/* Shaped like a region but 33 bytes, one past CT_REGION_MAX. */
+	l->region33 = keep(l, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-", "1", 33);
 }
 
 static void longs_free(struct longs *l)
@@ -386,6 +394,7 @@ static void test_kms(const struct longs *l)
 		{ "mr", BAD, OK },
 		{ "mrk-xyz", BAD, BAD },
 		{ "garbage", BAD, BAD },
+		{ l->kms_arn1025, BAD, BAD },      /* longer than CT_ARN_MAX */
 	};
 	const struct table t = TABLE("kms_key_id", validate_kms_key_id, "InvalidKmsKeyIdException", v);
 	run_table(&t);
@@ -417,6 +426,8 @@ static void test_sns(const struct longs *l)
 		{ "arn:aws:sns:us-east-1:123456789012:a:b", BAD, BAD },
 		{ "arn:aws:sqs:us-east-1:123456789012:q", BAD, BAD },
 		{ "arn:aws:sns:us-east-1:12345678901a:t", BAD, BAD },
+		{ "arn:aws:sns:us-east-12:123456789012:t", OK, OK },
+		{ l->sns_arn1025, BAD, BAD },      /* longer than CT_ARN_MAX */
 	};
 	const struct table t = TABLE("sns_topic", validate_sns_topic, "InvalidSnsTopicNameException", v);
 	run_table(&t);
@@ -453,6 +464,7 @@ static void test_log_groups(const struct longs *l)
 		{ "arn:aws:logs::123456789012:log-group:x", BAD, NULL },
 		{ "arn:aws:sns:us-east-1:123456789012:log-group:x", BAD, NULL },
 		{ "arn:aws:logs:us-east-1:123456789012", BAD, NULL },
+		{ l->lg_arn1025, BAD, NULL },
 		{ "my-group", BAD, NULL },
 		{ "", BAD, NULL },
 	};
@@ -490,6 +502,7 @@ static void test_roles(const struct longs *l)
 		{ "arn:aws:sts::123456789012:role/x", BAD },
 		{ "arn:aws:iam::123456789012", BAD },
 		{ "role/x", BAD },
+		{ l->role_arn1025, BAD },
 		{ "", BAD },
 	};
 	for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
@@ -701,7 +714,7 @@ static void test_data_events_lines(const struct longs *l)
 	}
 }
 
-static void test_shapes(void)
+static void test_shapes(const struct longs *l)
 {
 	struct { const char *s; bool want; } regions[] = {
 		{ "us-east-1", true },
@@ -714,6 +727,8 @@ static void test_shapes(void)
 		{ "us-east-1a", false },
 		{ "-us-east-1", false },
 		{ "us_east_1", false },
+		{ "us-east-12", true },
+		{ l->region33, false },
 		{ "", false },
 	};
 	for (size_t i = 0; i < sizeof regions / sizeof *regions; i++)
@@ -751,7 +766,7 @@ static void test_shapes(void)
 }
 
 /* Messages say what is wrong, quote it, and never carry control bytes. */
-static void test_messages(void)
+static void test_messages(const struct longs *l)
 {
 	struct { validator fn; const char *in; const char *want; } v[] = {
 		{ validate_trail_name, "my--trail",
@@ -795,6 +810,22 @@ static void test_messages(void)
 	free(big);
 	free(bad);
 
+	/* The ARN length cap is what these fail on. */
+	const char *longs_1025[] = { l->kms_arn1025, l->sns_arn1025, l->lg_arn1025, l->role_arn1025 };
+	for (size_t i = 0; i < sizeof longs_1025 / sizeof *longs_1025; i++) {
+		ct_err_clear(&e);
+		if (i == 0)
+			validate_kms_key_id(longs_1025[i], 0, &e);
+		else if (i == 1)
+			validate_sns_topic(longs_1025[i], 0, &e);
+		else if (i == 2)
+			validate_log_group_arn(longs_1025[i], NULL, &e);
+		else
+			validate_log_role_arn(longs_1025[i], &e);
+		ok(strstr(e.message, "at most 1024") != NULL, "1025-byte ARN %zu fails on length: %s",
+		   i, e.message);
+	}
+
 	/* err may be NULL. */
 	ok(validate_trail_name("a b", 0, NULL) == -EINVAL, "trail name with err NULL");
 	ok(validate_tag("aws:x", "v", NULL) == -EINVAL, "tag with err NULL");
@@ -819,8 +850,8 @@ int main(void)
 	test_tags(&l);
 	test_data_resources(&l);
 	test_data_events_lines(&l);
-	test_shapes();
-	test_messages();
+	test_shapes(&l);
+	test_messages(&l);
 	longs_free(&l);
 	return tap_done();
 }
