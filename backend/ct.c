@@ -651,7 +651,8 @@ int ct_create_trail(struct ct *ct, const struct ct_caller *who, const char *name
 			r = ct_fail_errno(err, ENOMEM, "trailfs");
 	}
 	if (r == 0) {
-		memcpy(grown, ct->trails, ct->n_trails * sizeof *grown);
+		if (ct->n_trails)
+			memcpy(grown, ct->trails, ct->n_trails * sizeof *grown);
 		grown[ct->n_trails] = t;
 		r = persist(ct, grown, ct->n_trails + 1, err);
 	}

@@ -76,7 +76,20 @@ int registry_load(const char *path, char account[CT_ACCOUNT_LEN + 1],
 		trail_init(&arr[i]);
 		struct ct_err why;
 		ct_err_clear(&why);
-		if (trail_from_state_json(e, &arr[i], &why) < 0) {
+		int bad = trail_from_state_json(e, &arr[i], &why);
+		/* The file comes from outside like any input: a name CreateTrail
+		 * would refuse (a '/' or ".." would break the tree) or a name given
+		 * twice (the second trail unreachable) is damage, not a trail. */
+		if (bad == 0)
+			bad = validate_trail_name(arr[i].name, 0, &why);
+		if (bad == 0 && !region_name_valid(arr[i].home_region))
+			bad = ct_fail(&why, "InvalidStateFile", "homeRegion \"%s\" is not a region name",
+				      arr[i].home_region);
+		for (size_t k = 0; bad == 0 && k < i; k++)
+			if (!strcmp(arr[k].name, arr[i].name))
+				bad = ct_fail(&why, "InvalidStateFile", "trail %s is listed twice",
+					      arr[i].name);
+		if (bad < 0) {
 			r = ct_fail(err, "InvalidStateFile", "%s: damaged: trail %zu: %s", path, i,
 				    why.message);
 			for (size_t k = 0; k <= i; k++)

@@ -79,6 +79,26 @@ int scratch_list(struct scratch *s, const char *dir, struct buf *out, size_t *n)
 /* Forget every scratch file of dir (its trail or bucket is gone). */
 void scratch_drop_dir(struct scratch *s, const char *dir);
 
+/* ---- open-file handles (handles.c) ----
+ * fi->fh holds an id; every operation on an open file takes a reference
+ * (handles_get) and drops it (handles_put); the open's own reference is
+ * dropped by release.  The object is freed with free_fn after the last. */
+struct slot;
+struct handles {
+	pthread_mutex_t lock;
+	struct slot *slots;
+	size_t n;
+	uint32_t free_head;
+};
+
+void handles_init(struct handles *t);
+void handles_release(struct handles *t);
+/* A new id holding one reference, or 0 on ENOMEM. */
+uint64_t handles_add(struct handles *t, void *obj, void (*free_fn)(void *));
+/* The object with one more reference, or NULL if the id is stale. */
+void *handles_get(struct handles *t, uint64_t id);
+void handles_put(struct handles *t, uint64_t id);
+
 /* ---- the daemon context ---- */
 struct fs {
 	struct ct *ct;
@@ -88,6 +108,7 @@ struct fs {
 	bool allow_other;
 	struct nodes nodes;
 	struct scratch scratch;
+	struct handles handles;
 };
 
 /* The low-level operations table (ops.c). */

@@ -3,6 +3,7 @@
 #include <fuse_lowlevel.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,13 +13,14 @@
 
 #include "fs.h"
 
+/* fuse_opt_parse gives each string a strdup'd copy: options_release them. */
 struct options {
-	const char *state;
-	const char *store;
-	const char *account;
-	const char *region;
-	const char *regions;
-	const char *test_clock;
+	char *state;
+	char *store;
+	char *account;
+	char *region;
+	char *regions;
+	char *test_clock;
 	int allow_other;
 	int show_help;
 	int show_version;
@@ -49,6 +51,28 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *o
 	if (key == KEY_ALLOW_OTHER)
 		((struct options *)data)->allow_other = 1;
 	return 1;   /* keep everything else for FUSE */
+}
+
+static void options_release(struct options *o)
+{
+	free(o->state);
+	free(o->store);
+	free(o->account);
+	free(o->region);
+	free(o->regions);
+	free(o->test_clock);
+	memset(o, 0, sizeof *o);
+}
+
+/* fuse_opt_parse allocates each string option. */
+static void options_free(struct options *o)
+{
+	free((char *)o->state);
+	free((char *)o->store);
+	free((char *)o->account);
+	free((char *)o->region);
+	free((char *)o->regions);
+	free((char *)o->test_clock);
 }
 
 static void usage(const char *prog)
@@ -91,28 +115,72 @@ static char *default_state_dir(void)
 	return strdup(path);
 }
 
+/* fuse_daemonize changes to "/" when it goes to the background, so a
+ * relative state=, store= or test_clock= path must be made absolute first.
+ * A malloc'd copy, or NULL (out of memory, or no working directory). */
+static char *absolute(const char *path)
+{
+	if (path[0] == '/')
+		return strdup(path);
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd))
+		return NULL;
+	size_t n = strlen(cwd) + 1 + strlen(path) + 1;
+	char *out = malloc(n);
+	if (out)
+		snprintf(out, n, "%s/%s", cwd, path);
+	return out;
+}
+
+/* fuse_daemonize forks: the child keeps the lock on the state directory (an
+ * flock, shared across fork), but the lock file names the parent, which has
+ * exited.  Name the process that serves, so that a second daemon's refusal
+ * points at the right one. */
+static void lock_names_this_process(const char *state)
+{
+	char path[PATH_MAX], pid[32];
+	if (snprintf(path, sizeof path, "%s/lock", state) >= (int)sizeof path)
+		return;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0)
+		(void)!pwrite(fd, pid, (size_t)len, 0);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options o;
 	memset(&o, 0, sizeof o);
-	if (fuse_opt_parse(&args, &o, option_spec, option_proc) < 0)
+	if (fuse_opt_parse(&args, &o, option_spec, option_proc) < 0) {
+		options_release(&o);
+		fuse_opt_free_args(&args);
 		return 2;
+	}
 	if (o.show_help) {
 		usage(argv[0]);
+		options_release(&o);
 		fuse_opt_free_args(&args);
 		return 0;
 	}
 	if (o.show_version) {
 		printf("trailfs %s (FUSE %s)\n", TRAILFS_VERSION, fuse_pkgversion());
+		options_release(&o);
 		fuse_opt_free_args(&args);
 		return 0;
 	}
 	struct fuse_cmdline_opts cmd;
-	if (fuse_parse_cmdline(&args, &cmd) != 0)
+	if (fuse_parse_cmdline(&args, &cmd) != 0) {
+		options_release(&o);
+		fuse_opt_free_args(&args);
 		return 2;
+	}
 	if (!cmd.mountpoint) {
 		fprintf(stderr, "trailfs: no mount point given (see %s --help)\n", argv[0]);
+		options_release(&o);
 		fuse_opt_free_args(&args);
 		return 2;
 	}
@@ -120,22 +188,40 @@ int main(int argc, char **argv)
 	if (o.allow_other)
 		fuse_opt_add_arg(&args, "-odefault_permissions");
 
-	char *state = o.state ? strdup(o.state) : default_state_dir();
+	char *state = o.state ? absolute(o.state) : default_state_dir();
 	if (!state) {
 		fprintf(stderr, "trailfs: no state directory: give -o state=DIR\n");
+		options_release(&o);
+		free(cmd.mountpoint);
+		fuse_opt_free_args(&args);
+		return 2;
+	}
+	char *store = o.store ? absolute(o.store) : NULL;
+	char *test_clock = o.test_clock ? absolute(o.test_clock) : NULL;
+	if ((o.store && !store) || (o.test_clock && !test_clock)) {
+		fprintf(stderr, "trailfs: cannot make the store= or test_clock= path absolute\n");
+		free(state);
+		free(store);
+		options_release(&o);
+		free(cmd.mountpoint);
+		fuse_opt_free_args(&args);
 		return 2;
 	}
 	struct ct_options co = {
-		.state_dir = state, .store_dir = o.store, .account = o.account,
-		.region = o.region, .regions = o.regions, .test_clock = o.test_clock,
+		.state_dir = state, .store_dir = store, .account = o.account,
+		.region = o.region, .regions = o.regions, .test_clock = test_clock,
 	};
 	struct ct_err err;
 	ct_err_clear(&err);
 	struct fs fs;
 	memset(&fs, 0, sizeof fs);
 	fs.ct = ct_open(&co, &err);
+	int allow_other = o.allow_other;
+	options_release(&o);   /* ct_open keeps copies of what it needs */
 	if (!fs.ct) {
 		fprintf(stderr, "trailfs: %s\n", err.message);
+		free(test_clock);
+		free(store);
 		free(state);
 		free(cmd.mountpoint);
 		fuse_opt_free_args(&args);
@@ -144,8 +230,9 @@ int main(int argc, char **argv)
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.mount_time = time(NULL);
-	fs.allow_other = o.allow_other;
+	fs.allow_other = allow_other;
 	scratch_init(&fs.scratch);
+	handles_init(&fs.handles);
 	int ret = 1;
 	if (nodes_init(&fs.nodes) < 0) {
 		fprintf(stderr, "trailfs: out of memory\n");
@@ -160,6 +247,8 @@ int main(int argc, char **argv)
 	if (fuse_session_mount(se, cmd.mountpoint) != 0)
 		goto out_signals;
 	fuse_daemonize(cmd.foreground);
+	if (!cmd.foreground)
+		lock_names_this_process(state);
 	if (cmd.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {
@@ -183,10 +272,14 @@ out_session:
 	fuse_session_destroy(se);
 out_nodes:
 	nodes_release(&fs.nodes);
+	handles_release(&fs.handles);
 	scratch_release(&fs.scratch);
 	ct_close(fs.ct);
+	free(test_clock);
+	free(store);
 	free(state);
 	free(cmd.mountpoint);
+	options_free(&o);
 	fuse_opt_free_args(&args);
 	return ret ? 1 : 0;
 }

@@ -442,6 +442,14 @@ struct listing {
 	struct buf kinds;     /* one byte per name: 'd' or 'f' */
 };
 
+static void listing_free(void *p)
+{
+	struct listing *l = p;
+	buf_release(&l->names);
+	buf_release(&l->kinds);
+	free(l);
+}
+
 static int list_add(struct listing *l, const char *name, bool dir)
 {
 	int r = buf_add(&l->names, name, strlen(name) + 1);
@@ -534,27 +542,33 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		break;
 	}
 	if (r < 0) {
-		buf_release(&l->names);
-		buf_release(&l->kinds);
-		free(l);
+		listing_free(l);
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fi->fh = (uintptr_t)l;
-	if (fuse_reply_open(req, fi) != 0) {
-		buf_release(&l->names);
-		buf_release(&l->kinds);
-		free(l);
+	fi->fh = handles_add(&fs->handles, l, listing_free);
+	if (!fi->fh) {
+		listing_free(l);
+		fuse_reply_err(req, ENOMEM);
+		return;
 	}
+	if (fuse_reply_open(req, fi) != 0)
+		handles_put(&fs->handles, fi->fh);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	(void)ino;
-	struct listing *l = (struct listing *)(uintptr_t)fi->fh;
+	struct fs *fs = fs_of(req);
+	struct listing *l = handles_get(&fs->handles, fi->fh);
+	if (!l) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	char *out = malloc(size);
 	if (!out) {
+		handles_put(&fs->handles, fi->fh);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -574,15 +588,13 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	fuse_reply_buf(req, out, used);
 	free(out);
+	handles_put(&fs->handles, fi->fh);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	struct listing *l = (struct listing *)(uintptr_t)fi->fh;
-	buf_release(&l->names);
-	buf_release(&l->kinds);
-	free(l);
+	handles_put(&fs_of(req)->handles, fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -590,6 +602,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 /* An open file: what it showed when opened, and what has been written. */
 struct handle {
+	pthread_mutex_t lock;  /* guards pending, dirty, failed, writer */
 	struct where w;
 	struct buf snapshot;   /* settings, policy.json, errors: content at open */
 	struct buf pending;    /* written since the last apply */
@@ -599,8 +612,10 @@ struct handle {
 	uint64_t writer;       /* lock owner (fd table) of the last write, 0 if unknown */
 };
 
-static void handle_free(struct handle *h)
+static void handle_free(void *p)
 {
+	struct handle *h = p;
+	pthread_mutex_destroy(&h->lock);
 	buf_release(&h->snapshot);
 	buf_release(&h->pending);
 	free(h);
@@ -611,6 +626,7 @@ static struct handle *handle_new(const struct where *w)
 	struct handle *h = calloc(1, sizeof *h);
 	if (!h)
 		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
 	h->w = *w;
 	buf_init(&h->snapshot, CT_SETTING_MAX * 4);
 	buf_init(&h->pending, CT_SETTING_MAX);
@@ -653,7 +669,12 @@ static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 		fail(req, "open", w->path, r, &err);
 		return;
 	}
-	fi->fh = (uintptr_t)h;
+	fi->fh = handles_add(&fs->handles, h, handle_free);
+	if (!fi->fh) {
+		handle_free(h);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	/* Control-plane content changes behind the kernel's back (another
 	 * writer, a status change): never serve it from the page cache. */
 	fi->direct_io = !h->scratch;
@@ -668,12 +689,12 @@ static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 		e.entry_timeout = ENTRY_TIMEOUT;
 		if (fuse_reply_create(req, &e, fi) != 0) {
 			nodes_forget(&fs->nodes, e.ino, 1);
-			handle_free(h);
+			handles_put(&fs->handles, fi->fh);
 		}
 		return;
 	}
 	if (fuse_reply_open(req, fi) != 0)
-		handle_free(h);
+		handles_put(&fs->handles, fi->fh);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -736,7 +757,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	(void)ino;
 	struct fs *fs = fs_of(req);
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct handle *h = handles_get(&fs->handles, fi->fh);
+	if (!h) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	if (h->scratch) {
 		struct buf out;
 		buf_init(&out, size);
@@ -746,14 +771,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		else
 			fuse_reply_buf(req, out.data, out.len);
 		buf_release(&out);
-		return;
-	}
-	if (off < 0 || (size_t)off >= h->snapshot.len) {
+	} else if (off < 0 || (size_t)off >= h->snapshot.len) {
 		fuse_reply_buf(req, NULL, 0);
-		return;
+	} else {
+		size_t n = h->snapshot.len - (size_t)off;
+		fuse_reply_buf(req, h->snapshot.data + off, n < size ? n : size);
 	}
-	size_t n = h->snapshot.len - (size_t)off;
-	fuse_reply_buf(req, h->snapshot.data + off, n < size ? n : size);
+	handles_put(&fs->handles, fi->fh);
 }
 
 static int check(struct fs *fs, const struct ct_caller *who, const struct handle *h,
@@ -783,44 +807,50 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 {
 	(void)ino;
 	struct fs *fs = fs_of(req);
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct handle *h = handles_get(&fs->handles, fi->fh);
+	if (!h) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	if (h->scratch) {
 		int r = scratch_write(&fs->scratch, h->w.dir, h->w.file, off, data, size);
 		if (r < 0)
 			fuse_reply_err(req, -r);
 		else
 			fuse_reply_write(req, size);
+		handles_put(&fs->handles, fi->fh);
 		return;
 	}
-	if (h->failed) {
-		fuse_reply_err(req, h->failed);
-		return;
-	}
+	struct ct_caller who;
+	caller_of(req, &who);
 	struct ct_err err;
 	ct_err_clear(&err);
-	int r = buf_add(&h->pending, data, size);
+	pthread_mutex_lock(&h->lock);
+	int r = h->failed ? -h->failed : buf_add(&h->pending, data, size);
 	if (r == -E2BIG)
 		r = ct_fail(&err, "InvalidParameterException", "a value can be at most %d bytes",
 			    CT_SETTING_MAX);
-	else if (r < 0)
+	else if (r < 0 && !h->failed)
 		r = ct_fail_errno(&err, r, "write");
-	struct ct_caller who;
-	caller_of(req, &who);
 	if (r == 0)
 		r = check(fs, &who, h, &err);
 	if (r < 0) {
 		h->failed = -r;
 		h->dirty = false;
-		fail(req, "write", h->w.path, r, &err);
-		return;
+	} else {
+		h->dirty = true;
+		h->writer = fi->lock_owner;
 	}
-	h->dirty = true;
-	h->writer = fi->lock_owner;
-	fuse_reply_write(req, size);
+	pthread_mutex_unlock(&h->lock);
+	if (r < 0)
+		fail(req, "write", h->w.path, r, &err);
+	else
+		fuse_reply_write(req, size);
+	handles_put(&fs->handles, fi->fh);
 }
 
 /* Apply what was written.  Called from flush (whose error close() returns)
- * and, if no flush came, from release. */
+ * and, if no flush came, from release.  Caller holds h->lock. */
 static int settle(fuse_req_t req, struct fs *fs, struct handle *h, const char *op)
 {
 	if (h->scratch || !h->dirty)
@@ -848,21 +878,33 @@ static int settle(fuse_req_t req, struct fs *fs, struct handle *h, const char *o
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	if (!h->scratch && h->dirty && h->writer && fi->lock_owner != h->writer) {
+	struct fs *fs = fs_of(req);
+	struct handle *h = handles_get(&fs->handles, fi->fh);
+	if (!h) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	int r = settle(req, fs_of(req), h, "close");
+	pthread_mutex_lock(&h->lock);
+	int r = 0;
+	if (h->scratch || !h->dirty || !h->writer || fi->lock_owner == h->writer)
+		r = settle(req, fs, h, "close");
+	pthread_mutex_unlock(&h->lock);
+	handles_put(&fs->handles, fi->fh);
 	fuse_reply_err(req, r < 0 ? -r : 0);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	settle(req, fs_of(req), h, "close");
-	handle_free(h);
+	struct fs *fs = fs_of(req);
+	struct handle *h = handles_get(&fs->handles, fi->fh);
+	if (h) {
+		pthread_mutex_lock(&h->lock);
+		settle(req, fs, h, "close");
+		pthread_mutex_unlock(&h->lock);
+		handles_put(&fs->handles, fi->fh);   /* this operation's reference */
+		handles_put(&fs->handles, fi->fh);   /* the open's */
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -871,7 +913,15 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	(void)ino;
 	(void)datasync;
 	/* Applied settings are already durable; fsync applies a pending one. */
-	int r = settle(req, fs_of(req), (struct handle *)(uintptr_t)fi->fh, "fsync");
+	struct fs *fs = fs_of(req);
+	struct handle *h = handles_get(&fs->handles, fi->fh);
+	int r = 0;
+	if (h) {
+		pthread_mutex_lock(&h->lock);
+		r = settle(req, fs, h, "fsync");
+		pthread_mutex_unlock(&h->lock);
+		handles_put(&fs->handles, fi->fh);
+	}
 	fuse_reply_err(req, r < 0 ? -r : 0);
 }
 
