@@ -1,5 +1,7 @@
 #include "json.h"
 
+#include "buf.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -123,9 +125,54 @@ int json_append(json *arr, json *item)
 	return 0;
 }
 
+/* Pretty form: four-space indents and "key": value, as the aws CLI prints
+ * JSON, so its output and trailfs's files can be compared with diff. */
+#define JSON_INDENT 4
+#define JSON_PRINT_MAX (256u * 1024 * 1024)
+
+static int print_pretty(const cJSON *c, struct buf *out, int depth)
+{
+	int r = 0;
+	if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
+		bool obj = cJSON_IsObject(c);
+		if (!c->child)
+			return buf_puts(out, obj ? "{}" : "[]");
+		r = buf_puts(out, obj ? "{\n" : "[\n");
+		for (const cJSON *e = c->child; r == 0 && e; e = e->next) {
+			r = buf_printf(out, "%*s", (depth + 1) * JSON_INDENT, "");
+			if (r == 0 && obj) {
+				cJSON *key = cJSON_CreateString(e->string);
+				char *k = key ? cJSON_PrintUnformatted(key) : NULL;
+				r = k ? buf_printf(out, "%s: ", k) : -ENOMEM;
+				free(k);
+				cJSON_Delete(key);
+			}
+			if (r == 0)
+				r = print_pretty(e, out, depth + 1);
+			if (r == 0)
+				r = buf_puts(out, e->next ? ",\n" : "\n");
+		}
+		if (r == 0)
+			r = buf_printf(out, "%*s%c", depth * JSON_INDENT, "", obj ? '}' : ']');
+		return r;
+	}
+	char *text = cJSON_PrintUnformatted(c);
+	r = text ? buf_puts(out, text) : -ENOMEM;
+	free(text);
+	return r;
+}
+
 char *json_print(const json *j, bool pretty)
 {
-	return pretty ? cJSON_Print(C(j)) : cJSON_PrintUnformatted(C(j));
+	if (!pretty)
+		return cJSON_PrintUnformatted(C(j));
+	struct buf out;
+	buf_init(&out, JSON_PRINT_MAX);
+	if (print_pretty(C(j), &out, 0) < 0) {
+		buf_release(&out);
+		return NULL;
+	}
+	return buf_take(&out);
 }
 
 bool json_utf8_valid(const char *s, size_t len)
