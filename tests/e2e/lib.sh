@@ -10,6 +10,7 @@
 #   tf_stop                 unmount cleanly; the daemon must exit 0
 #   tf_restart [...]        tf_stop, then tf_start with the same state
 #   tf_kill9                SIGKILL the daemon and clear the dead mount
+#   tf_refuses DESC TEXT MNT [ARG]...   a daemon that must refuse to start
 #   ok/not_ok/check/expect_fail/eq/contains   TAP assertions
 #   done_testing            print the plan and exit
 
@@ -126,6 +127,44 @@ tf_stop() {
 tf_restart() {
 	tf_stop
 	if [ $# -gt 0 ]; then tf_start "$@"; else tf_start "${TF_ARGS[@]}"; fi
+}
+
+# tf_refuses DESC TEXT MOUNTPOINT [ARG]...: a daemon started on MOUNTPOINT
+# with state $STATE and ARGs must refuse to start: exit non-zero within 10 s,
+# say TEXT on stderr, and leave MOUNTPOINT unmounted.  Its stderr stays in
+# $TF_ROOT/refused.stderr.
+tf_refuses() {
+	local desc=$1 text=$2 mnt=$3; shift 3
+	local err=$TF_ROOT/refused.stderr pid rc=0 i
+	"$TRAILFS" "$mnt" -f -o "state=$STATE" "$@" >/dev/null 2>"$err" &
+	pid=$!
+	for i in $(seq 200); do
+		kill -0 "$pid" 2>/dev/null || break
+		mountpoint -q "$mnt" && break
+		sleep 0.05
+	done
+	if mountpoint -q "$mnt"; then
+		not_ok "$desc (it mounted)"
+		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt"
+		wait "$pid"
+		return 1
+	fi
+	if kill -0 "$pid" 2>/dev/null; then
+		not_ok "$desc (still running after 10 s)"
+		kill -9 "$pid"
+		wait "$pid"
+		return 1
+	fi
+	wait "$pid" || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		not_ok "$desc (exit 0)"; diag "$(cat "$err")"
+	elif ! grep -qF -- "$text" "$err"; then
+		not_ok "$desc (wanted \"$text\" on stderr)"; diag "$(cat "$err")"
+	else
+		ok "$desc"
+		return 0
+	fi
+	return 1
 }
 
 tf_kill9() {
