@@ -260,6 +260,10 @@ struct ct *ct_open(const struct ct_options *o, struct ct_err *err)
 	if ((r = lock_state(ct, err)) < 0)
 		goto fail;
 
+	/* A kill during a durable write leaves its temporary file behind;
+	 * holding the lock, we are the only writer, so they can go. */
+	remove_stale_temps(ct->registry_path);
+
 	struct ct_err why;
 	ct_err_clear(&why);
 	r = registry_load(ct->registry_path, ct->account, &ct->trails, &ct->n_trails, &why);
@@ -284,6 +288,8 @@ struct ct *ct_open(const struct ct_options *o, struct ct_err *err)
 	}
 
 	char *errors_path = path_join(o->state_dir, "errors.log");
+	if (errors_path)
+		remove_stale_temps(errors_path);
 	r = errors_path ? errlog_init(&ct->errors, errors_path) : -ENOMEM;
 	ct->errors_ready = errors_path != NULL;
 	free(errors_path);

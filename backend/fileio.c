@@ -1,5 +1,7 @@
 #include "fileio.h"
 
+#include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -123,5 +125,35 @@ int mkdir_p(const char *path, mode_t mode)
 	if (r == 0 && mkdir(p.data, mode) < 0 && errno != EEXIST)
 		r = -errno;
 	buf_release(&p);
+	return r;
+}
+
+int remove_stale_temps(const char *path)
+{
+	struct buf dir, stem;
+	buf_init(&dir, 4096);
+	buf_init(&stem, 4096);
+	const char *slash = strrchr(path, '/');
+	int r = slash ? buf_add(&dir, path, slash == path ? 1 : (size_t)(slash - path))
+		      : buf_puts(&dir, ".");
+	if (r == 0)
+		r = buf_printf(&stem, "%s.tmp.", slash ? slash + 1 : path);
+	DIR *d = r == 0 ? opendir(dir.data) : NULL;
+	if (r == 0 && !d)
+		r = errno == ENOENT ? 0 : -errno;
+	bool removed = false;
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (strncmp(e->d_name, stem.data, stem.len) || !e->d_name[stem.len] ||
+		    strspn(e->d_name + stem.len, "0123456789") != strlen(e->d_name + stem.len))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			removed = true;
+	}
+	if (d)
+		closedir(d);
+	if (removed)
+		r = fsync_dir(dir.data);
+	buf_release(&dir);
+	buf_release(&stem);
 	return r;
 }

@@ -21,6 +21,11 @@ int read_file(const char *path, struct buf *out);
  * 0 or -errno. */
 int write_file_durable(const char *path, const void *data, size_t n, mode_t mode);
 
+/* Remove the temporary files write_file_durable(path, ...) leaves when it is
+ * killed mid-write (PATH.tmp.PID).  Only call it while no other process can
+ * be writing path (the daemon holds the state lock).  0 or -errno. */
+int remove_stale_temps(const char *path);
+
 /* fsync the directory holding path (the entry itself, after a rename). */
 int fsync_parent(const char *path);
 /* fsync a directory by its own path. */

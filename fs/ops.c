@@ -1021,6 +1021,57 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	fuse_reply_err(req, 0);
 }
 
+/* Links, symbolic links and device nodes have no place in the tree. */
+static void refuse_node(fuse_req_t req, fuse_ino_t parent, const char *name, const char *op)
+{
+	struct where w;
+	if (child_of(fs_of(req), parent, name, &w) < 0)
+		snprintf(w.path, sizeof w.path, "%s", name);
+	refuse(req, op, w.path, "OperationNotPermittedException",
+	       "trailfs holds trails, buckets and their settings; links and special files "
+	       "cannot be made in it");
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link;
+	refuse_node(req, parent, name, "symlink");
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino;
+	refuse_node(req, newparent, newname, "link");
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)rdev;
+	/* A plain file made with mknod (some tools do) is a create. */
+	if (S_ISREG(mode)) {
+		struct fs *fs = fs_of(req);
+		struct where w;
+		int r = child_of(fs, parent, name, &w);
+		if (r == 0 && exists(fs, &w))
+			r = -EEXIST;
+		else if (r == 0 && w.kind != N_TRAIL_SCRATCH && w.kind != N_BUCKET_SCRATCH)
+			r = 1;
+		if (r == 0) {
+			const struct fuse_ctx *x = fuse_req_ctx(req);
+			r = scratch_create(&fs->scratch, w.dir, w.file, mode & ~x->umask & 07777);
+		}
+		if (r == 0) {
+			reply_entry(req, fs, &w);
+			return;
+		}
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+	}
+	refuse_node(req, parent, name, "mknod");
+}
+
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	(void)ino;
@@ -1050,6 +1101,9 @@ const struct fuse_lowlevel_ops trailfs_ops = {
 	.rmdir = op_rmdir,
 	.unlink = op_unlink,
 	.rename = op_rename,
+	.symlink = op_symlink,
+	.link = op_link,
+	.mknod = op_mknod,
 	.open = op_open,
 	.create = op_create,
 	.read = op_read,

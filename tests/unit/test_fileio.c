@@ -37,6 +37,13 @@ static void test_fileio(void)
 	char tmp[300];
 	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
 	ok(access(tmp, F_OK) < 0, "no temporary file left behind");
+	char stale[300], other[300];
+	snprintf(stale, sizeof stale, "%s.tmp.12345", path);
+	snprintf(other, sizeof other, "%s.tmp.notapid", path);
+	write_file_durable(stale, "x", 1, 0600);
+	write_file_durable(other, "y", 1, 0600);
+	ok(remove_stale_temps(path) == 0 && access(stale, F_OK) < 0, "a killed write's temporary file is removed");
+	ok(access(other, F_OK) == 0 && access(path, F_OK) == 0, "other files stay");
 	buf_release(&b);
 }
 
