@@ -136,11 +136,15 @@ check "no file appeared" test ! -e trails/newfile
 expect_fail "echo > newfile at the root is refused" "Operation not permitted" bash -c 'echo x > newfile'
 contains "/errors says OperationNotPermittedException for it" \
 	"create /newfile OperationNotPermittedException: " "$(last_error)"
-expect_fail "a symlink in trails is refused" "ln: failed to create symbolic link" ln -s main trails/link
+expect_fail "a symlink in trails is refused" "Operation not permitted" ln -s main trails/link
+contains "/errors says OperationNotPermittedException for it" \
+	"symlink /trails/link OperationNotPermittedException: " "$(last_error)"
 check "no link appeared" test ! -e trails/link
+expect_fail "a hard link is refused" "Operation not permitted" ln trails/main/arn trails/main/arn2
+expect_fail "a FIFO is refused" "Operation not permitted" mkfifo trails/main/fifo
 eq "the root still lists only the tree" "buckets errors trails" "$(ls | tr '\n' ' ' | sed 's/ $//')"
 eq "trails lists only trails" "main tr2 tr4 tr5" "$(listing)"
-eq "four lines more in /errors for the refusals the daemon saw" $((before + 4)) "$(n_errors)"
+eq "seven lines more in /errors for the refusals the daemon saw" $((before + 7)) "$(n_errors)"
 
 # ---- settings cannot be removed ----
 expect_fail "rm trails/main/logging fails with EPERM" "Operation not permitted" rm trails/main/logging
