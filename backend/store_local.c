@@ -118,20 +118,28 @@ static int meta_remove(const char *path)
 	return r;
 }
 
-static int local_bucket_create(struct store *s, const char *bucket)
+/* The bucket's directory and its .meta directory.  On success both buffers
+ * are the caller's to release. */
+static int bucket_paths(const struct store_local *l, const char *bucket, struct buf *dir,
+			struct buf *meta)
 {
-	struct store_local *l = local(s);
 	if (!name_ok(bucket))
 		return -EINVAL;
-	struct buf dir, meta;
-	int r = make_path(&dir, l, false, bucket, false);
+	int r = make_path(dir, l, false, bucket, false);
 	if (r < 0)
 		return r;
-	r = make_path(&meta, l, true, bucket, false);
-	if (r < 0) {
-		buf_release(&dir);
+	r = make_path(meta, l, true, bucket, false);
+	if (r < 0)
+		buf_release(dir);
+	return r;
+}
+
+static int local_bucket_create(struct store *s, const char *bucket)
+{
+	struct buf dir, meta;
+	int r = bucket_paths(local(s), bucket, &dir, &meta);
+	if (r < 0)
 		return r;
-	}
 	struct stat st;
 	if (lstat(dir.data, &st) == 0) {
 		r = -EEXIST;
@@ -156,18 +164,10 @@ out:
 
 static int local_bucket_delete(struct store *s, const char *bucket)
 {
-	struct store_local *l = local(s);
-	if (!name_ok(bucket))
-		return -EINVAL;
 	struct buf dir, meta;
-	int r = make_path(&dir, l, false, bucket, false);
+	int r = bucket_paths(local(s), bucket, &dir, &meta);
 	if (r < 0)
 		return r;
-	r = make_path(&meta, l, true, bucket, false);
-	if (r < 0) {
-		buf_release(&dir);
-		return r;
-	}
 	/* rmdir refuses a directory with entries: that is the emptiness test,
 	 * with no window between looking and removing. */
 	r = bucket_dir(dir.data);

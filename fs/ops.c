@@ -266,6 +266,16 @@ static int child_of(struct fs *fs, fuse_ino_t parent, const char *name, struct w
 	return r == -E2BIG ? -ENAMETOOLONG : r;
 }
 
+/* child_of for a callback: on failure the error is the reply. */
+static bool resolve_child(fuse_req_t req, struct fs *fs, fuse_ino_t parent, const char *name,
+			  struct where *w)
+{
+	int r = child_of(fs, parent, name, w);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	return r == 0;
+}
+
 static void reply_entry(fuse_req_t req, struct fs *fs, const struct where *w)
 {
 	struct fuse_entry_param e;
@@ -288,11 +298,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct where w;
-	int r = child_of(fs, parent, name, &w);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
+	if (!resolve_child(req, fs, parent, name, &w))
 		return;
-	}
 	if (!exists(fs, &w)) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -374,11 +381,9 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	(void)mode;
 	struct fs *fs = fs_of(req);
 	struct where w;
-	int r = child_of(fs, parent, name, &w);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
+	if (!resolve_child(req, fs, parent, name, &w))
 		return;
-	}
+	int r = 0;
 	struct ct_caller who;
 	caller_of(req, &who);
 	struct ct_err err;
@@ -403,11 +408,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct where w;
-	int r = child_of(fs, parent, name, &w);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
+	if (!resolve_child(req, fs, parent, name, &w))
 		return;
-	}
+	int r = 0;
 	struct ct_caller who;
 	caller_of(req, &who);
 	struct ct_err err;
@@ -717,11 +720,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
 	struct fs *fs = fs_of(req);
 	struct where w;
-	int r = child_of(fs, parent, name, &w);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
+	if (!resolve_child(req, fs, parent, name, &w))
 		return;
-	}
+	int r = 0;
 	if (exists(fs, &w)) {
 		/* O_CREAT without O_EXCL on an existing file is an open */
 		if (fi->flags & O_EXCL)
@@ -931,11 +932,9 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct where w;
-	int r = child_of(fs, parent, name, &w);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
+	if (!resolve_child(req, fs, parent, name, &w))
 		return;
-	}
+	int r = 0;
 	if (!exists(fs, &w)) {
 		fuse_reply_err(req, ENOENT);
 		return;
