@@ -13,11 +13,20 @@ __attribute__((format(printf, 4, 5), unused))
 static int tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
+	char name[512];
 	tap_count++;
 	printf("%sok %d - ", pass ? "" : "not ", tap_count);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(name, sizeof name, fmt, ap);
 	va_end(ap);
+	/* Names often quote test inputs; a newline in one would end the TAP
+	 * line, so control bytes are printed escaped. */
+	for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+		if (*c < 0x20 || *c == 0x7f)
+			printf("\\x%02x", *c);
+		else
+			putchar(*c);
+	}
 	printf("\n");
 	if (!pass) {
 		tap_failures++;
