@@ -17,6 +17,9 @@
 #include "fileio.h"
 #include "policy.h"
 #include "registry.h"
+#include "gz.h"
+#include "select.h"
+#include "spool.h"
 #include "store.h"
 #include "validate.h"
 
@@ -45,6 +48,20 @@ struct ct {
 	struct store *store;
 	struct errlog errors;
 	bool errors_ready;
+	struct spool *spool;
+	struct delivery *delivery;
+	unsigned delivery_interval;
+
+	/* The delivery thread: wakes every delivery_interval seconds, or when
+	 * poked (a full spool, StopLogging), or to stop. */
+	pthread_t deliverer;
+	bool deliverer_running;
+	pthread_mutex_t wake_lock;
+	pthread_cond_t wake;
+	bool wake_now;
+	bool stopping;
+	ct_delivered_fn delivered;
+	void *delivered_ctx;
 
 	/* Lock order: writer, then lock.  writer serialises every change,
 	 * including its disk I/O, so that the registry on disk always matches
@@ -56,6 +73,8 @@ struct ct {
 	struct trail *trails;
 	size_t n_trails;
 };
+
+static void poke_deliverer(struct ct *ct);
 
 /* ---- small helpers ---- */
 
@@ -209,6 +228,10 @@ struct ct *ct_open(const struct ct_options *o, struct ct_err *err)
 	ct->lock_fd = -1;
 	pthread_mutex_init(&ct->writer, NULL);
 	pthread_rwlock_init(&ct->lock, NULL);
+	pthread_mutex_init(&ct->wake_lock, NULL);
+	pthread_cond_init(&ct->wake, NULL);
+	ct->delivery_interval = o->delivery_interval ? o->delivery_interval
+						     : CT_DELIVERY_INTERVAL_DEFAULT;
 	int r = 0;
 	const char *region = o->region ? o->region : "us-east-1";
 
@@ -311,6 +334,32 @@ struct ct *ct_open(const struct ct_options *o, struct ct_err *err)
 		goto fail;
 	}
 	free(store_dir);
+
+	char *spool_dir = path_join(o->state_dir, "spool");
+	char damage[512] = "";
+	int serr2 = 0;
+	ct->spool = spool_dir ? spool_open(spool_dir, o->spool_max ? o->spool_max : SPOOL_DEFAULT_MAX,
+					   &serr2, damage, sizeof damage) : NULL;
+	if (!ct->spool) {
+		r = ct_fail(err, "InvalidStateFile", "spool %s: %s", spool_dir ? spool_dir : "",
+			    damage[0] ? damage : strerror(serr2 < 0 ? -serr2 : ENOMEM));
+		free(spool_dir);
+		goto fail;
+	}
+	free(spool_dir);
+	ct->delivery = delivery_open(o->state_dir, ct->spool, ct->store, &ct->clock, err);
+	if (!ct->delivery) {
+		r = -EINVAL;
+		goto fail;
+	}
+	/* Cursors of trails that are gone (the daemon died between removing
+	 * a trail and forgetting its cursor) would pin the spool. */
+	const char **names = calloc(ct->n_trails + 1, sizeof *names);
+	for (size_t i = 0; names && i < ct->n_trails; i++)
+		names[i] = ct->trails[i].name;
+	if (names)
+		delivery_keep_only(ct->delivery, names, ct->n_trails);
+	free(names);
 	return ct;
 fail:
 	(void)r;
@@ -322,6 +371,15 @@ void ct_close(struct ct *ct)
 {
 	if (!ct)
 		return;
+	if (ct->deliverer_running) {
+		pthread_mutex_lock(&ct->wake_lock);
+		ct->stopping = true;
+		pthread_cond_signal(&ct->wake);
+		pthread_mutex_unlock(&ct->wake_lock);
+		pthread_join(ct->deliverer, NULL);
+	}
+	delivery_close(ct->delivery);
+	spool_close(ct->spool);
 	for (size_t i = 0; i < ct->n_trails; i++)
 		trail_release(&ct->trails[i]);
 	free(ct->trails);
@@ -332,6 +390,8 @@ void ct_close(struct ct *ct)
 		close(ct->lock_fd);
 	pthread_rwlock_destroy(&ct->lock);
 	pthread_mutex_destroy(&ct->writer);
+	pthread_cond_destroy(&ct->wake);
+	pthread_mutex_destroy(&ct->wake_lock);
 	free(ct->regions_text);
 	free(ct->test_clock);
 	free(ct->registry_path);
@@ -444,6 +504,13 @@ int ct_get_trail_status_json(struct ct *ct, const char *name, struct buf *out,
 	/* Members in the order the aws CLI prints them (alphabetical). */
 	json *o = json_new_object();
 	r = o ? json_add_bool(o, "IsLogging", t.logging) : -ENOMEM;
+	int64_t delivered = 0;
+	char delivery_error[512];
+	delivery_status(ct->delivery, name, &delivered, delivery_error, sizeof delivery_error);
+	if (r == 0 && *delivery_error)
+		r = json_add_string(o, "LatestDeliveryError", delivery_error);
+	if (r == 0 && delivered)
+		r = add_time(o, "LatestDeliveryTime", delivered);
 	if (r == 0 && t.start_logging_time)
 		r = add_time(o, "StartLoggingTime", t.start_logging_time);
 	if (r == 0 && t.stop_logging_time)
@@ -694,6 +761,15 @@ int ct_delete_trail(struct ct *ct, const struct ct_caller *who, const char *name
 			    "region=%s", name, ct->trails[i].home_region, ct->trails[i].home_region);
 		goto out;
 	}
+	/* DeleteTrail delivers what was accepted for the trail, then removes
+	 * it.  The delivery takes its own lock, not ct->lock. */
+	struct delivery_target target = { ct->trails[i].name, ct->trails[i].bucket,
+					   ct->trails[i].prefix, ct->account };
+	r = delivery_run(ct->delivery, &target, 1, name, NULL, NULL);
+	if (r < 0) {
+		r = ct_fail_errno(err, r, "delivering the trail's last records");
+		goto out;
+	}
 	struct trail *shrunk = malloc((ct->n_trails ? ct->n_trails : 1) * sizeof *shrunk);
 	if (!shrunk) {
 		r = ct_fail_errno(err, ENOMEM, "trailfs");
@@ -714,6 +790,7 @@ int ct_delete_trail(struct ct *ct, const struct ct_caller *who, const char *name
 	ct->trails = shrunk;
 	ct->n_trails = k;
 	pthread_rwlock_unlock(&ct->lock);
+	delivery_forget(ct->delivery, gone.name);
 	trail_release(&gone);
 out:
 	pthread_mutex_unlock(&ct->writer);
@@ -945,6 +1022,10 @@ int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
 	struct trail old = ct->trails[i];
 	ct->trails[i] = next;
 	pthread_rwlock_unlock(&ct->lock);
+	/* StopLogging delivers what was accepted before it, without waiting
+	 * for the interval. */
+	if (old.logging && !next.logging)
+		poke_deliverer(ct);
 	trail_release(&old);
 	trail_init(&next);
 out:
@@ -1013,4 +1094,404 @@ void ct_record_error(struct ct *ct, const struct ct_caller *who, const char *op,
 int ct_render_errors(struct ct *ct, struct buf *out)
 {
 	return errlog_render(&ct->errors, out);
+}
+
+/* ---- events ---- */
+
+void ct_event_ctx(const struct ct *ct, const struct ingest_who *who, struct event_ctx *out)
+{
+	out->account = ct->account;
+	out->regions = ct->regions;
+	out->n_regions = ct->n_regions;
+	out->who = who;
+}
+
+static void poke_deliverer(struct ct *ct)
+{
+	pthread_mutex_lock(&ct->wake_lock);
+	ct->wake_now = true;
+	pthread_cond_signal(&ct->wake);
+	pthread_mutex_unlock(&ct->wake_lock);
+}
+
+#define INGEST_BATCH_MAX (64u * 1024 * 1024)
+
+int ct_ingest(struct ct *ct, const struct event *events, size_t n, struct ct_err *err)
+{
+	if (n == 0)
+		return 0;
+	struct buf frames;
+	buf_init(&frames, INGEST_BATCH_MAX);
+	size_t *ends = malloc(n * sizeof *ends);
+	struct spool_item *items = malloc(n * sizeof *items);
+	const char **names = NULL;
+	int r = ends && items ? 0 : -ENOMEM;
+
+	/* Route under the read lock: records go to the trails as they are
+	 * configured when the records are accepted, as on AWS. */
+	pthread_rwlock_rdlock(&ct->lock);
+	names = calloc(ct->n_trails + 1, sizeof *names);
+	if (!names)
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		size_t k = 0;
+		for (size_t t = 0; t < ct->n_trails; t++)
+			if (select_matches(&ct->trails[t], &events[i]))
+				names[k++] = ct->trails[t].name;
+		r = delivery_frame(&events[i], names, k, &frames);
+		ends[i] = frames.len;
+	}
+	pthread_rwlock_unlock(&ct->lock);
+
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		size_t start = i ? ends[i - 1] : 0;
+		items[i].payload = frames.data + start;
+		items[i].len = ends[i] - start;
+	}
+	uint64_t first;
+	if (r == 0)
+		r = spool_append(ct->spool, items, n, &first);
+	free(names);
+	free(items);
+	free(ends);
+	buf_release(&frames);
+	if (r == -ENOSPC)
+		return ct_fail(err, "SpoolFull", "the spool is full (spool_max); nothing of this write "
+			       "was accepted: wait for the next delivery, or raise -o spool_max");
+	if (r == -E2BIG)
+		return ct_fail(err, "InvalidEventException", "one write carries more than %u bytes of "
+			       "records; write less at a time", INGEST_BATCH_MAX);
+	if (r < 0)
+		return ct_fail_errno(err, r, "spool");
+	if (delivery_pending_bytes(ct->delivery) > DELIVERY_SIZE_CAP)
+		poke_deliverer(ct);
+	return 0;
+}
+
+/* Where each trail delivers, copied so a run needs no lock of ours. */
+struct targets {
+	struct delivery_target *v;
+	struct trail *copies;
+	size_t n;
+};
+
+static int targets_take(struct ct *ct, struct targets *t)
+{
+	pthread_rwlock_rdlock(&ct->lock);
+	t->n = ct->n_trails;
+	t->v = calloc(t->n + 1, sizeof *t->v);
+	t->copies = calloc(t->n + 1, sizeof *t->copies);
+	int r = t->v && t->copies ? 0 : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < t->n; i++) {
+		struct trail *c = &t->copies[i];
+		memcpy(c->name, ct->trails[i].name, sizeof c->name);
+		memcpy(c->bucket, ct->trails[i].bucket, sizeof c->bucket);
+		memcpy(c->prefix, ct->trails[i].prefix, sizeof c->prefix);
+		t->v[i] = (struct delivery_target){ c->name, c->bucket, c->prefix, ct->account };
+	}
+	pthread_rwlock_unlock(&ct->lock);
+	return r;
+}
+
+static void targets_release(struct targets *t)
+{
+	free(t->v);
+	free(t->copies);
+}
+
+static int deliver(struct ct *ct, const char *only)
+{
+	struct targets t;
+	int r = targets_take(ct, &t);
+	struct delivered_file *files = NULL;
+	size_t n = 0;
+	if (r == 0)
+		r = delivery_run(ct->delivery, t.v, t.n, only, &files, &n);
+	if (n && ct->delivered)
+		ct->delivered(ct->delivered_ctx, files, n);
+	delivered_files_free(files, n);
+	targets_release(&t);
+	return r;
+}
+
+int ct_deliver_now(struct ct *ct, const char *only_trail)
+{
+	return deliver(ct, only_trail);
+}
+
+static void *deliverer(void *p)
+{
+	struct ct *ct = p;
+	pthread_mutex_lock(&ct->wake_lock);
+	while (!ct->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += ct->delivery_interval;
+		while (!ct->stopping && !ct->wake_now &&
+		       pthread_cond_timedwait(&ct->wake, &ct->wake_lock, &until) != ETIMEDOUT)
+			;
+		if (ct->stopping)
+			break;
+		ct->wake_now = false;
+		pthread_mutex_unlock(&ct->wake_lock);
+		deliver(ct, NULL);
+		pthread_mutex_lock(&ct->wake_lock);
+	}
+	pthread_mutex_unlock(&ct->wake_lock);
+	return NULL;
+}
+
+int ct_start_delivery(struct ct *ct, ct_delivered_fn fn, void *ctx)
+{
+	ct->delivered = fn;
+	ct->delivered_ctx = ctx;
+	int r = pthread_create(&ct->deliverer, NULL, deliverer, ct);
+	if (r != 0)
+		return -r;
+	ct->deliverer_running = true;
+	return 0;
+}
+
+/* ---- delivered objects ---- */
+
+int ct_log_location(struct ct *ct, const char *trail, char bucket[CT_BUCKET_NAME_MAX + 1],
+		    struct buf *prefix, struct ct_err *err)
+{
+	pthread_rwlock_rdlock(&ct->lock);
+	ssize_t i = find_locked(ct, trail);
+	int r = i < 0 ? trail_not_found(ct, trail, err) : 0;
+	if (r == 0) {
+		memcpy(bucket, ct->trails[i].bucket, CT_BUCKET_NAME_MAX + 1);
+		r = buf_printf(prefix, "%s%sAWSLogs/%s/CloudTrail/", ct->trails[i].prefix,
+			       *ct->trails[i].prefix ? "/" : "", ct->account);
+	}
+	pthread_rwlock_unlock(&ct->lock);
+	return r;
+}
+
+int ct_list_objects(struct ct *ct, const char *bucket, const char *prefix,
+		    struct store_listing *out)
+{
+	return ct->store->ops->object_list(ct->store, bucket, prefix, out);
+}
+
+int ct_get_object(struct ct *ct, const char *bucket, const char *key, struct buf *out,
+		  struct store_object_info *info)
+{
+	return ct->store->ops->object_get(ct->store, bucket, key, out, info);
+}
+
+int ct_head_object(struct ct *ct, const char *bucket, const char *key,
+		   struct store_object_info *info)
+{
+	return ct->store->ops->object_head(ct->store, bucket, key, info);
+}
+
+/* ---- the trail views ---- */
+
+#define VIEW_DEPTH_FILE 5   /* REGION/YYYY/MM/DD/NAME */
+#define VIEW_FILE_MAX (512u * 1024 * 1024)
+
+void ct_view_entries_free(struct ct_view_entry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/* Depth of sub ("" is 0) and whether it is well-formed: no empty, "." or
+ * ".." segments (names from outside never become keys unchecked). */
+static int view_depth(const char *sub)
+{
+	if (!*sub)
+		return 0;
+	int depth = 1;
+	const char *seg = sub;
+	for (const char *p = sub;; p++) {
+		if (*p == '/' || !*p) {
+			size_t n = (size_t)(p - seg);
+			if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && !strncmp(seg, "..", 2)))
+				return -1;
+			if (!*p)
+				break;
+			depth++;
+			seg = p + 1;
+		} else if ((unsigned char)*p < 0x20) {
+			return -1;
+		}
+	}
+	return depth;
+}
+
+static const char *view_suffix(enum ct_view view)
+{
+	return view == CT_VIEW_LOGS ? ".json" : ".json.gz";
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), t = strlen(tail);
+	return n >= t && !strcmp(s + n - t, tail);
+}
+
+/* The bucket and key (or key prefix, for a directory) of sub. */
+static int view_key(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		    int depth, char bucket[CT_BUCKET_NAME_MAX + 1], struct buf *key)
+{
+	int r = ct_log_location(ct, trail, bucket, key, NULL);
+	if (r == 0)
+		r = buf_puts(key, sub);
+	if (r == 0 && depth == VIEW_DEPTH_FILE && view == CT_VIEW_LOGS)
+		r = buf_puts(key, ".gz");
+	else if (r == 0 && depth > 0 && depth < VIEW_DEPTH_FILE)
+		r = buf_putc(key, '/');
+	return r == -E2BIG ? -ENAMETOOLONG : r;
+}
+
+static const char *last_segment(const char *s, size_t trim)
+{
+	size_t n = strlen(s) - trim;
+	while (n > 0 && s[n - 1] != '/')
+		n--;
+	return s + n;
+}
+
+int ct_view_list(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		 struct ct_view_entry **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	int depth = view_depth(sub);
+	if (depth < 0)
+		return -ENOENT;
+	if (depth >= VIEW_DEPTH_FILE)
+		return -ENOTDIR;
+	char bucket[CT_BUCKET_NAME_MAX + 1];
+	struct buf key;
+	buf_init(&key, 2048);
+	int r = view_key(ct, trail, view, sub, depth, bucket, &key);
+	struct store_listing l;
+	memset(&l, 0, sizeof l);
+	if (r == 0)
+		r = ct_list_objects(ct, bucket, key.data, &l);
+	if (r == -ENOENT && depth == 0)
+		r = 0;   /* no bucket (yet): an empty view */
+	/* Directories hold the next level's prefixes; the deepest holds files. */
+	size_t cap = l.n_prefixes + l.n_keys;
+	struct ct_view_entry *v = r == 0 ? calloc(cap + 1, sizeof *v) : NULL;
+	if (r == 0 && !v)
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < l.n_prefixes && depth < VIEW_DEPTH_FILE - 1; i++) {
+		v[*n].dir = true;
+		v[*n].name = strndup(last_segment(l.prefixes[i], 1),
+				     strlen(last_segment(l.prefixes[i], 1)) - 1);
+		r = v[(*n)++].name ? 0 : -ENOMEM;
+	}
+	for (size_t i = 0; r == 0 && i < l.n_keys && depth == VIEW_DEPTH_FILE - 1; i++) {
+		const char *base = last_segment(l.keys[i], 0);
+		if (!ends_with(base, ".json.gz"))
+			continue;
+		size_t len = strlen(base) - (view == CT_VIEW_LOGS ? 3 : 0);
+		v[*n].dir = false;
+		v[*n].name = strndup(base, len);
+		r = v[(*n)++].name ? 0 : -ENOMEM;
+	}
+	store_listing_release(&l);
+	buf_release(&key);
+	if (r == 0 && *n == 0 && depth > 0)
+		r = -ENOENT;
+	if (r < 0) {
+		ct_view_entries_free(v, *n);
+		*n = 0;
+		return r;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The one-record-per-line text of a delivered object. */
+static int view_lines(const struct buf *obj, struct buf *out)
+{
+	struct buf json;
+	buf_init(&json, VIEW_FILE_MAX);
+	int r = gz_decompress(obj->data, obj->len, VIEW_FILE_MAX, &json);
+	if (r == 0)
+		r = delivery_lines(json.data, json.len, out);
+	buf_release(&json);
+	return r == -EINVAL ? -EIO : r;
+}
+
+int ct_view_stat(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		 bool *dir, uint64_t *size, int64_t *mtime)
+{
+	int depth = view_depth(sub);
+	if (depth < 0)
+		return -ENOENT;
+	*size = 0;
+	*mtime = 0;
+	if (depth < VIEW_DEPTH_FILE) {
+		*dir = true;
+		if (depth == 0)
+			return ct_trail_exists(ct, trail) ? 0 : -ENOENT;
+		struct ct_view_entry *v;
+		size_t n;
+		int r = ct_view_list(ct, trail, view, sub, &v, &n);
+		ct_view_entries_free(v, n);
+		return r;
+	}
+	*dir = false;
+	if (!ends_with(sub, view_suffix(view)) || (view == CT_VIEW_LOGS && ends_with(sub, ".gz")))
+		return -ENOENT;
+	char bucket[CT_BUCKET_NAME_MAX + 1];
+	struct buf key;
+	buf_init(&key, 2048);
+	struct store_object_info info;
+	memset(&info, 0, sizeof info);
+	int r = view_key(ct, trail, view, sub, depth, bucket, &key);
+	if (r == 0)
+		r = ct_head_object(ct, bucket, key.data, &info);
+	if (r == 0) {
+		*mtime = info.mtime;
+		*size = info.size;
+		const char *lines = store_meta_get(&info, META_LINES_SIZE);
+		if (view == CT_VIEW_LOGS && lines) {
+			*size = strtoull(lines, NULL, 10);
+		} else if (view == CT_VIEW_LOGS) {
+			/* Not one of ours: decompress to know. */
+			struct buf obj, text;
+			buf_init(&obj, VIEW_FILE_MAX);
+			buf_init(&text, VIEW_FILE_MAX);
+			r = ct_get_object(ct, bucket, key.data, &obj, NULL);
+			if (r == 0)
+				r = view_lines(&obj, &text);
+			*size = text.len;
+			buf_release(&obj);
+			buf_release(&text);
+		}
+	}
+	store_object_info_release(&info);
+	buf_release(&key);
+	return r;
+}
+
+int ct_view_read(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		 struct buf *out)
+{
+	int depth = view_depth(sub);
+	if (depth < 0)
+		return -ENOENT;
+	if (depth < VIEW_DEPTH_FILE)
+		return -EISDIR;
+	char bucket[CT_BUCKET_NAME_MAX + 1];
+	struct buf key, obj;
+	buf_init(&key, 2048);
+	buf_init(&obj, VIEW_FILE_MAX);
+	int r = view_key(ct, trail, view, sub, depth, bucket, &key);
+	if (r == 0)
+		r = ct_get_object(ct, bucket, key.data, view == CT_VIEW_RAW ? out : &obj, NULL);
+	if (r == 0 && view == CT_VIEW_LOGS)
+		r = view_lines(&obj, out);
+	buf_release(&obj);
+	buf_release(&key);
+	return r;
 }

@@ -20,7 +20,10 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "deliver.h"
 #include "err.h"
+#include "event.h"
+#include "store.h"
 #include "trail.h"
 
 #define CT_REGISTRY_FORMAT 1      /* version number of registry.json */
@@ -34,7 +37,11 @@ struct ct_options {
 	const char *region;      /* home region; NULL: us-east-1 */
 	const char *regions;     /* colon-separated; NULL: the AWS commercial regions */
 	const char *test_clock;  /* NULL: the system clock */
+	unsigned delivery_interval;  /* seconds between deliveries; 0: 300 */
+	uint64_t spool_max;          /* bytes the spool may hold; 0: SPOOL_DEFAULT_MAX */
 };
+
+#define CT_DELIVERY_INTERVAL_DEFAULT 300
 
 struct ct_caller {
 	uint32_t uid;
@@ -164,6 +171,71 @@ int ct_get_bucket_policy(struct ct *ct, const char *bucket, struct buf *out,
  * document is DeleteBucketPolicy. */
 int ct_put_bucket_policy(struct ct *ct, const struct ct_caller *who, const char *bucket,
 			 const char *doc, size_t len, unsigned flags, struct ct_err *err);
+
+/* ---- events ---- */
+
+/* The context for normalising records that who ingests (account, regions). */
+void ct_event_ctx(const struct ct *ct, const struct ingest_who *who, struct event_ctx *out);
+
+/* Accept normalised records: route each to the trails whose selectors take
+ * it and spool it.  When this returns 0 the records are durable (one
+ * fdatasync for all of them).  -ENOSPC (with err) when the spool is full;
+ * nothing of the batch is kept then. */
+int ct_ingest(struct ct *ct, const struct event *events, size_t n, struct ct_err *err);
+
+/* Called after each delivery run that wrote files (from the delivery
+ * thread): the views learn of new files. */
+typedef void (*ct_delivered_fn)(void *ctx, const struct delivered_file *files, size_t n);
+
+/* Start delivering every delivery_interval seconds (and sooner when
+ * DELIVERY_SIZE_CAP bytes are waiting).  Call after the daemon has forked:
+ * this starts a thread.  0 or -errno. */
+int ct_start_delivery(struct ct *ct, ct_delivered_fn fn, void *ctx);
+
+/* Deliver now, synchronously (only_trail: just that trail, or NULL). */
+int ct_deliver_now(struct ct *ct, const char *only_trail);
+
+/* ---- delivered objects, as the views show them ---- */
+
+/* The trail's log location: its bucket, and the key prefix
+ * "[PREFIX/]AWSLogs/ACCOUNT/CloudTrail/" (appended to prefix). */
+int ct_log_location(struct ct *ct, const char *trail, char bucket[CT_BUCKET_NAME_MAX + 1],
+		    struct buf *prefix, struct ct_err *err);
+/* One listing level of a bucket (S3 ListObjects with delimiter '/'). */
+int ct_list_objects(struct ct *ct, const char *bucket, const char *prefix,
+		    struct store_listing *out);
+/* GetObject / HeadObject. */
+int ct_get_object(struct ct *ct, const char *bucket, const char *key, struct buf *out,
+		  struct store_object_info *info);
+int ct_head_object(struct ct *ct, const char *bucket, const char *key,
+		   struct store_object_info *info);
+
+/* ---- the trail views: logs/ and raw/ ----
+ * sub is the path below the view: "" (regions), "REGION", "REGION/YYYY",
+ * "REGION/YYYY/MM", "REGION/YYYY/MM/DD" (directories) and
+ * "REGION/YYYY/MM/DD/NAME" (a file: NAME is the object's file name, without
+ * ".gz" in logs/).  They show what lies in the trail's delivery location. */
+enum ct_view { CT_VIEW_LOGS, CT_VIEW_RAW };
+
+struct ct_view_entry {
+	char *name;
+	bool dir;
+};
+void ct_view_entries_free(struct ct_view_entry *v, size_t n);
+
+/* The entries of a view directory, sorted.  -ENOENT when it does not exist
+ * (the view's root always does), -ENOTDIR for a file. */
+int ct_view_list(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		 struct ct_view_entry **out, size_t *n);
+/* Whether sub exists, is a directory, and a file's exact size (in logs/ the
+ * size of the one-record-per-line text, known without decompressing for
+ * files trailfs delivered) and time.  -ENOENT when it does not exist. */
+int ct_view_stat(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		 bool *dir, uint64_t *size, int64_t *mtime);
+/* A file's content: in logs/ the records one per line, in raw/ the
+ * object's bytes.  -ENOENT, -EISDIR, -EIO for a damaged object. */
+int ct_view_read(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		 struct buf *out);
 
 /* ---- /errors ---- */
 

@@ -11,10 +11,37 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
 struct store;
+
+/* User metadata of an object (x-amz-meta-NAME: VALUE), and its size. */
+#define STORE_META_MAX 16
+struct store_meta_entry {
+	char *name;    /* lowercase, without "x-amz-meta-" */
+	char *value;
+};
+struct store_object_info {
+	uint64_t size;                                 /* bytes of the object */
+	int64_t mtime;                                 /* epoch seconds it was written */
+	struct store_meta_entry meta[STORE_META_MAX];
+	size_t n_meta;
+};
+void store_object_info_release(struct store_object_info *info);
+/* The value of metadata name, or NULL. */
+const char *store_meta_get(const struct store_object_info *info, const char *name);
+
+/* One level of a listing, as S3's ListObjects with a delimiter '/' gives it:
+ * the keys directly under prefix and the common prefixes below it. */
+struct store_listing {
+	char **keys;          /* full keys, sorted */
+	size_t n_keys;
+	char **prefixes;      /* full common prefixes ending in '/', sorted */
+	size_t n_prefixes;
+};
+void store_listing_release(struct store_listing *l);
 
 struct store_ops {
 	const char *kind;   /* "local", "s3" */
@@ -34,6 +61,25 @@ struct store_ops {
 	int (*policy_put)(struct store *s, const char *bucket, const char *doc, size_t len);
 	/* Remove the policy; 0 also when there was none. */
 	int (*policy_delete)(struct store *s, const char *bucket);
+	/* Write an object with its metadata, atomically and durably: after a
+	 * crash the key holds the old object, the new one, or nothing, never a
+	 * part.  Overwriting is allowed.  Keys are checked: 1-1024 bytes, no
+	 * leading '/', no empty, "." or ".." segments, no control bytes
+	 * (-EINVAL).  -ENOENT when the bucket does not exist. */
+	int (*object_put)(struct store *s, const char *bucket, const char *key,
+			  const void *data, size_t len, const struct store_object_info *info);
+	/* Append the object's bytes to out and fill info (may be NULL).
+	 * -ENOENT when the bucket or key does not exist. */
+	int (*object_get)(struct store *s, const char *bucket, const char *key,
+			  struct buf *out, struct store_object_info *info);
+	/* Fill info without reading the object.  -ENOENT as above. */
+	int (*object_head)(struct store *s, const char *bucket, const char *key,
+			   struct store_object_info *info);
+	/* One level under prefix ("" or ending in '/'): see store_listing. */
+	int (*object_list)(struct store *s, const char *bucket, const char *prefix,
+			   struct store_listing *out);
+	/* Delete an object (0 also when it did not exist). */
+	int (*object_delete)(struct store *s, const char *bucket, const char *key);
 	void (*free)(struct store *s);
 };
 

@@ -106,6 +106,8 @@ struct fs {
 	gid_t gid;
 	time_t mount_time;
 	bool allow_other;
+	gid_t ingest_gid;       /* -o ingest_group: may write /events too */
+	bool ingest_gid_set;
 	struct nodes nodes;
 	struct scratch scratch;
 	struct handles handles;

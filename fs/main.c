@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,6 +22,9 @@ struct options {
 	char *region;
 	char *regions;
 	char *test_clock;
+	char *delivery_interval;
+	char *spool_max;
+	char *ingest_group;
 	int allow_other;
 	int show_help;
 	int show_version;
@@ -36,6 +40,9 @@ static const struct fuse_opt option_spec[] = {
 	OPT("region=%s", region),
 	OPT("regions=%s", regions),
 	OPT("test_clock=%s", test_clock),
+	OPT("delivery_interval=%s", delivery_interval),
+	OPT("spool_max=%s", spool_max),
+	OPT("ingest_group=%s", ingest_group),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
@@ -61,18 +68,68 @@ static void options_release(struct options *o)
 	free(o->region);
 	free(o->regions);
 	free(o->test_clock);
+	free(o->delivery_interval);
+	free(o->spool_max);
+	free(o->ingest_group);
 	memset(o, 0, sizeof *o);
 }
 
-/* fuse_opt_parse allocates each string option. */
-static void options_free(struct options *o)
+/* A size: digits with an optional K, M, G or T (powers of 1024). */
+static int parse_size(const char *s, uint64_t *out)
 {
-	free((char *)o->state);
-	free((char *)o->store);
-	free((char *)o->account);
-	free((char *)o->region);
-	free((char *)o->regions);
-	free((char *)o->test_clock);
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	case 'T': case 't': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end || v == 0 || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* Options that are numbers or names, checked before anything starts. */
+static int check_options(const struct options *o, unsigned *interval, uint64_t *spool_max,
+			 gid_t *gid, bool *gid_set)
+{
+	*interval = 0;
+	*spool_max = 0;
+	*gid_set = false;
+	if (o->delivery_interval) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(o->delivery_interval, &end, 10);
+		if (errno || end == o->delivery_interval || *end || v < 1 || v > 86400 ||
+		    o->delivery_interval[0] == '-') {
+			fprintf(stderr, "trailfs: delivery_interval=%s: give whole seconds from 1 to 86400\n",
+				o->delivery_interval);
+			return -1;
+		}
+		*interval = (unsigned)v;
+	}
+	if (o->spool_max && parse_size(o->spool_max, spool_max) < 0) {
+		fprintf(stderr, "trailfs: spool_max=%s: give a size like 512M or 2G\n", o->spool_max);
+		return -1;
+	}
+	if (o->ingest_group) {
+		struct group gr, *res = NULL;
+		char text[4096];
+		if (getgrnam_r(o->ingest_group, &gr, text, sizeof text, &res) != 0 || !res) {
+			fprintf(stderr, "trailfs: ingest_group=%s: no such group\n", o->ingest_group);
+			return -1;
+		}
+		*gid = res->gr_gid;
+		*gid_set = true;
+	}
+	return 0;
 }
 
 static void usage(const char *prog)
@@ -89,6 +146,10 @@ static void usage(const char *prog)
 	       "    -o regions=R1:R2:...   the regions events may come from (default: the AWS\n"
 	       "                           commercial regions; colons, as commas part options)\n"
 	       "    -o test_clock=FILE     testing aid: read the time (epoch seconds) from FILE\n"
+	       "    -o delivery_interval=S seconds between log file deliveries (default 300, 1 or more)\n"
+	       "    -o spool_max=SIZE      the most accepted, undelivered records kept, e.g. 512M\n"
+	       "                           (default 1G); /events refuses writes with ENOSPC past it\n"
+	       "    -o ingest_group=GROUP  members of GROUP may write /events too\n"
 	       "    -o allow_other         let other users read (implies default_permissions)\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
@@ -207,9 +268,23 @@ int main(int argc, char **argv)
 		fuse_opt_free_args(&args);
 		return 2;
 	}
+	unsigned interval;
+	uint64_t spool_max;
+	gid_t ingest_gid = 0;
+	bool ingest_gid_set;
+	if (check_options(&o, &interval, &spool_max, &ingest_gid, &ingest_gid_set) < 0) {
+		free(state);
+		free(store);
+		free(test_clock);
+		options_release(&o);
+		free(cmd.mountpoint);
+		fuse_opt_free_args(&args);
+		return 2;
+	}
 	struct ct_options co = {
 		.state_dir = state, .store_dir = store, .account = o.account,
 		.region = o.region, .regions = o.regions, .test_clock = test_clock,
+		.delivery_interval = interval, .spool_max = spool_max,
 	};
 	struct ct_err err;
 	ct_err_clear(&err);
@@ -231,6 +306,8 @@ int main(int argc, char **argv)
 	fs.gid = getgid();
 	fs.mount_time = time(NULL);
 	fs.allow_other = allow_other;
+	fs.ingest_gid = ingest_gid;
+	fs.ingest_gid_set = ingest_gid_set;
 	scratch_init(&fs.scratch);
 	handles_init(&fs.handles);
 	int ret = 1;
@@ -249,6 +326,12 @@ int main(int argc, char **argv)
 	fuse_daemonize(cmd.foreground);
 	if (!cmd.foreground)
 		lock_names_this_process(state);
+	/* Threads only now: fuse_daemonize forks, and threads do not follow. */
+	if (ct_start_delivery(fs.ct, NULL, NULL) < 0) {
+		fprintf(stderr, "trailfs: cannot start delivering\n");
+		fuse_session_unmount(se);
+		goto out_signals;
+	}
 	if (cmd.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {
@@ -279,7 +362,6 @@ out_nodes:
 	free(store);
 	free(state);
 	free(cmd.mountpoint);
-	options_free(&o);
 	fuse_opt_free_args(&args);
 	return ret ? 1 : 0;
 }

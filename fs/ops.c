@@ -23,10 +23,15 @@
  * for a second, but must ask for sizes every time. */
 #define ENTRY_TIMEOUT 1.0
 #define ATTR_TIMEOUT 0.0
+/* Delivered files never change: the kernel may keep their names,
+ * attributes and pages (keep_cache) for as long as it likes. */
+#define VIEW_TIMEOUT 86400.0
+#define PATH_PARTS 8
 
 enum kind {
 	N_NONE, N_ROOT, N_ERRORS, N_TRAILS, N_TRAIL, N_SETTING, N_TRAIL_SCRATCH,
 	N_BUCKETS, N_BUCKET, N_POLICY, N_BUCKET_SCRATCH,
+	N_EVENTS, N_VIEW_DIR, N_VIEW_FILE,
 };
 
 /* A place in the tree, parsed from a path (existence is checked apart). */
@@ -36,6 +41,8 @@ struct where {
 	char dir[PATH_CAP];             /* the directory, for scratch files */
 	char name[NAME_MAX + 1];        /* trail or bucket */
 	char file[NAME_MAX + 1];        /* the file inside it */
+	enum ct_view view;              /* N_VIEW_*: logs/ or raw/ */
+	char sub[PATH_CAP];             /* N_VIEW_*: the path below the view */
 };
 
 static struct fs *fs_of(fuse_req_t req)
@@ -43,8 +50,8 @@ static struct fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-/* Split path into at most four components; false if deeper or too long. */
-static bool split(const char *path, char parts[3][NAME_MAX + 1], int *n)
+/* Split path into at most PATH_PARTS components; false if deeper or too long. */
+static bool split(const char *path, char parts[PATH_PARTS][NAME_MAX + 1], int *n)
 {
 	*n = 0;
 	const char *p = path;
@@ -53,7 +60,7 @@ static bool split(const char *path, char parts[3][NAME_MAX + 1], int *n)
 	while (*p) {
 		const char *end = strchr(p, '/');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (*n == 3 || len > NAME_MAX)
+		if (*n == PATH_PARTS || len > NAME_MAX)
 			return false;
 		memcpy(parts[*n], p, len);
 		parts[*n][len] = '\0';
@@ -67,7 +74,7 @@ static bool split(const char *path, char parts[3][NAME_MAX + 1], int *n)
 
 static void classify(const char *path, struct where *w)
 {
-	char parts[3][NAME_MAX + 1];
+	char parts[PATH_PARTS][NAME_MAX + 1];
 	int n;
 	memset(w, 0, sizeof *w);
 	snprintf(w->path, sizeof w->path, "%s", path);
@@ -79,8 +86,8 @@ static void classify(const char *path, struct where *w)
 	}
 	bool trails = !strcmp(parts[0], "trails"), buckets = !strcmp(parts[0], "buckets");
 	if (n == 1) {
-		w->kind = !strcmp(parts[0], "errors") ? N_ERRORS : trails ? N_TRAILS
-			: buckets ? N_BUCKETS : N_NONE;
+		w->kind = !strcmp(parts[0], "errors") ? N_ERRORS : !strcmp(parts[0], "events") ? N_EVENTS
+			: trails ? N_TRAILS : buckets ? N_BUCKETS : N_NONE;
 		return;
 	}
 	if (!trails && !buckets)
@@ -92,6 +99,20 @@ static void classify(const char *path, struct where *w)
 	}
 	snprintf(w->file, sizeof w->file, "%s", parts[2]);
 	snprintf(w->dir, sizeof w->dir, "/%s/%s", parts[0], parts[1]);
+	if (trails && (!strcmp(parts[2], "logs") || !strcmp(parts[2], "raw"))) {
+		w->view = parts[2][0] == 'l' ? CT_VIEW_LOGS : CT_VIEW_RAW;
+		for (int i = 3; i < n; i++) {
+			size_t len = strlen(w->sub);
+			snprintf(w->sub + len, sizeof w->sub - len, "%s%s", i > 3 ? "/" : "", parts[i]);
+		}
+		/* REGION/YYYY/MM/DD/NAME: five levels down is a file. */
+		w->kind = n - 3 >= 5 ? N_VIEW_FILE : N_VIEW_DIR;
+		if (n - 3 > 5)
+			w->kind = N_NONE;
+		return;
+	}
+	if (n > 3)
+		return;
 	if (trails)
 		w->kind = settings_trail_file(parts[2]) != SETTING_NONE ? N_SETTING : N_TRAIL_SCRATCH;
 	else
@@ -108,7 +129,14 @@ static bool exists(struct fs *fs, const struct where *w)
 	struct scratch_stat st;
 	switch (w->kind) {
 	case N_NONE: return false;
-	case N_ROOT: case N_ERRORS: case N_TRAILS: case N_BUCKETS: return true;
+	case N_ROOT: case N_ERRORS: case N_TRAILS: case N_BUCKETS: case N_EVENTS: return true;
+	case N_VIEW_DIR: case N_VIEW_FILE: {
+		bool dir;
+		uint64_t size;
+		int64_t mtime;
+		return ct_view_stat(fs->ct, w->name, w->view, w->sub, &dir, &size, &mtime) == 0 &&
+		       dir == (w->kind == N_VIEW_DIR);
+	}
 	case N_TRAIL: case N_SETTING: return ct_trail_exists(fs->ct, w->name);
 	case N_TRAIL_SCRATCH:
 		return ct_trail_exists(fs->ct, w->name) &&
@@ -124,7 +152,8 @@ static bool exists(struct fs *fs, const struct where *w)
 
 static bool is_dir(enum kind k)
 {
-	return k == N_ROOT || k == N_TRAILS || k == N_TRAIL || k == N_BUCKETS || k == N_BUCKET;
+	return k == N_ROOT || k == N_TRAILS || k == N_TRAIL || k == N_BUCKETS || k == N_BUCKET ||
+	       k == N_VIEW_DIR;
 }
 
 /* The caller, for /errors and (later) for the events every action makes. */
@@ -211,6 +240,27 @@ static void fill_stat(struct fs *fs, const struct where *w, fuse_ino_t ino, stru
 	st->st_atime = st->st_mtime = st->st_ctime = fs->mount_time;
 	st->st_blksize = 4096;
 	struct scratch_stat ss;
+	if (w->kind == N_VIEW_DIR || w->kind == N_VIEW_FILE) {
+		bool dir;
+		uint64_t size = 0;
+		int64_t mtime = 0;
+		ct_view_stat(fs->ct, w->name, w->view, w->sub, &dir, &size, &mtime);
+		st->st_mode = w->kind == N_VIEW_DIR ? S_IFDIR | 0555 : S_IFREG | 0444;
+		st->st_nlink = w->kind == N_VIEW_DIR ? 2 : 1;
+		st->st_size = (off_t)size;
+		st->st_blocks = (st->st_size + 511) / 512;
+		if (mtime)
+			st->st_atime = st->st_mtime = st->st_ctime = (time_t)mtime;
+		return;
+	}
+	if (w->kind == N_EVENTS) {
+		/* Write-only: its owner and the ingest group may append. */
+		st->st_mode = S_IFREG | (fs->ingest_gid_set ? 0220 : 0200);
+		st->st_nlink = 1;
+		if (fs->ingest_gid_set)
+			st->st_gid = fs->ingest_gid;
+		return;
+	}
 	if (is_dir(w->kind)) {
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
@@ -286,8 +336,9 @@ static void reply_entry(fuse_req_t req, struct fs *fs, const struct where *w)
 		return;
 	}
 	fill_stat(fs, w, e.ino, &e.attr);
-	e.attr_timeout = ATTR_TIMEOUT;
-	e.entry_timeout = ENTRY_TIMEOUT;
+	bool view = w->kind == N_VIEW_FILE || w->kind == N_VIEW_DIR;
+	e.attr_timeout = view ? VIEW_TIMEOUT : ATTR_TIMEOUT;
+	e.entry_timeout = view ? VIEW_TIMEOUT : ENTRY_TIMEOUT;
 	if (fuse_reply_entry(req, &e) != 0)
 		nodes_forget(&fs->nodes, e.ino, 1);
 }
@@ -331,7 +382,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	struct stat st;
 	fill_stat(fs, &w, ino, &st);
-	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+	fuse_reply_attr(req, &st, w.kind == N_VIEW_FILE || w.kind == N_VIEW_DIR ? VIEW_TIMEOUT
+									     : ATTR_TIMEOUT);
 }
 
 /* Truncation of a setting changes nothing (a value is replaced by writing
@@ -513,6 +565,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	case N_ROOT:
 		if (r == 0) r = list_add(l, "buckets", true);
 		if (r == 0) r = list_add(l, "errors", false);
+		if (r == 0) r = list_add(l, "events", false);
 		if (r == 0) r = list_add(l, "trails", true);
 		break;
 	case N_TRAILS:
@@ -529,6 +582,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		for (const char *const *f = settings_trail_files(); r == 0 && *f; f++)
 			r = list_add(l, *f, false);
 		if (r == 0)
+			r = list_add(l, "logs", true);
+		if (r == 0)
+			r = list_add(l, "raw", true);
+		if (r == 0)
 			r = list_scratch(fs, l, dir);
 		break;
 	}
@@ -539,6 +596,16 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			r = list_add(l, SETTINGS_BUCKET_POLICY, false);
 		if (r == 0)
 			r = list_scratch(fs, l, dir);
+		break;
+	}
+	case N_VIEW_DIR: {
+		struct ct_view_entry *v = NULL;
+		size_t n = 0;
+		if (r == 0)
+			r = ct_view_list(fs->ct, w.name, w.view, w.sub, &v, &n);
+		for (size_t i = 0; r == 0 && i < n; i++)
+			r = list_add(l, v[i].name, v[i].dir);
+		ct_view_entries_free(v, n);
 		break;
 	}
 	default:
@@ -613,12 +680,16 @@ struct handle {
 	int failed;            /* the error a rejected write returned, or 0 */
 	bool scratch;
 	uint64_t writer;       /* lock owner (fd table) of the last write, 0 if unknown */
+	bool events;           /* /events: records assembled across writes */
+	struct event_stream stream;
 };
 
 static void handle_free(void *p)
 {
 	struct handle *h = p;
 	pthread_mutex_destroy(&h->lock);
+	if (h->events)
+		event_stream_release(&h->stream);
 	buf_release(&h->snapshot);
 	buf_release(&h->pending);
 	free(h);
@@ -631,9 +702,12 @@ static struct handle *handle_new(const struct where *w)
 		return NULL;
 	pthread_mutex_init(&h->lock, NULL);
 	h->w = *w;
-	buf_init(&h->snapshot, CT_SETTING_MAX * 4);
+	buf_init(&h->snapshot, 512u * 1024 * 1024);
 	buf_init(&h->pending, CT_SETTING_MAX);
 	h->scratch = w->kind == N_TRAIL_SCRATCH || w->kind == N_BUCKET_SCRATCH;
+	h->events = w->kind == N_EVENTS;
+	if (h->events)
+		event_stream_init(&h->stream);
 	return h;
 }
 
@@ -642,11 +716,18 @@ static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 {
 	int acc = fi->flags & O_ACCMODE;
 	bool wants_write = acc != O_RDONLY;
-	if (wants_write && (w->kind == N_ERRORS ||
+	if (wants_write && (w->kind == N_ERRORS || w->kind == N_VIEW_FILE ||
 			    (w->kind == N_SETTING && settings_trail_file(w->file) != SETTING_RW))) {
 		char msg[NAME_MAX + 64];
-		snprintf(msg, sizeof msg, "%s is read-only", w->kind == N_ERRORS ? "errors" : w->file);
+		snprintf(msg, sizeof msg, "%s is read-only",
+			 w->kind == N_ERRORS ? "errors" : w->kind == N_VIEW_FILE ? "a delivered file"
+										 : w->file);
 		refuse(req, "open", w->path, "OperationNotPermittedException", msg);
+		return;
+	}
+	if (w->kind == N_EVENTS && acc != O_WRONLY) {
+		refuse(req, "open", w->path, "OperationNotPermittedException",
+		       "events is write-only: append records to it; read them under trails/NAME/logs");
 		return;
 	}
 	struct handle *h = handle_new(w);
@@ -662,6 +743,7 @@ static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 		case N_SETTING: r = settings_read(fs->ct, w->name, w->file, &h->snapshot, &err); break;
 		case N_POLICY: r = settings_bucket_read(fs->ct, w->name, &h->snapshot, &err); break;
 		case N_ERRORS: r = ct_render_errors(fs->ct, &h->snapshot); break;
+		case N_VIEW_FILE: r = ct_view_read(fs->ct, w->name, w->view, w->sub, &h->snapshot); break;
 		default: break;
 		}
 	}
@@ -680,8 +762,8 @@ static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 	}
 	/* Control-plane content changes behind the kernel's back (another
 	 * writer, a status change): never serve it from the page cache. */
-	fi->direct_io = !h->scratch;
-	fi->keep_cache = 0;
+	fi->direct_io = !h->scratch && w->kind != N_VIEW_FILE;
+	fi->keep_cache = w->kind == N_VIEW_FILE;
 	fi->nonseekable = 0;
 	if (created) {
 		struct fuse_entry_param e;
@@ -803,6 +885,71 @@ static int apply(struct fs *fs, const struct ct_caller *who, const struct where 
  * value is replaced whole, whether opened with O_TRUNC, O_APPEND or
  * neither) and every write checks what has arrived, so a bad value fails
  * in write(), where shells see it. */
+/* /events: each write request is all or nothing, and is acknowledged only
+ * once its records are durable.  A record split across writes is assembled
+ * per open file.  A write(2) larger than the mount's write size arrives as
+ * several requests: what earlier ones carried stays accepted and the call
+ * returns short. */
+static void write_events(fuse_req_t req, struct fs *fs, struct handle *h, const char *data,
+			 size_t size, struct fuse_file_info *fi)
+{
+	struct ct_caller who;
+	caller_of(req, &who);
+	struct ingest_who iw = { .uid = who.uid };
+	snprintf(iw.user, sizeof iw.user, "%s", who.user);
+	snprintf(iw.program, sizeof iw.program, "%s", who.program);
+	struct event_ctx ctx;
+	ct_event_ctx(fs->ct, &iw, &ctx);
+	struct ct_err err;
+	ct_err_clear(&err);
+	struct event *events = NULL;
+	size_t n = 0;
+	pthread_mutex_lock(&h->lock);
+	/* If the records cannot be spooled, the stream goes back to how it was
+	 * before this write, so nothing of it counts and a retry is whole. */
+	struct event_stream before = h->stream;
+	buf_init(&before.carry, CT_EVENT_STREAM_MAX);
+	int r = buf_add(&before.carry, buf_str(&h->stream.carry), h->stream.carry.len);
+	if (r < 0)
+		r = ct_fail_errno(&err, r, "events");
+	if (r == 0)
+		r = event_stream_feed(&h->stream, data, size, &ctx, &events, &n, &err);
+	if (r == 0) {
+		r = ct_ingest(fs->ct, events, n, &err);
+		if (r < 0) {
+			event_stream_release(&h->stream);
+			h->stream = before;
+			buf_init(&before.carry, 0);
+		}
+	}
+	buf_release(&before.carry);
+	if (r == 0)
+		h->writer = fi->lock_owner;
+	pthread_mutex_unlock(&h->lock);
+	events_free(events, n);
+	if (r < 0)
+		fail(req, "write", h->w.path, r, &err);
+	else
+		fuse_reply_write(req, size);
+}
+
+/* At the writer's close, an unfinished record is an error. */
+static int finish_events(fuse_req_t req, struct fs *fs, struct handle *h, const char *op)
+{
+	struct ct_err err;
+	ct_err_clear(&err);
+	int r = event_stream_finish(&h->stream, &err);
+	if (r < 0) {
+		struct ct_caller who;
+		caller_of(req, &who);
+		ct_record_error(fs->ct, &who, op, h->w.path, &err);
+		/* said once: a later close of the same file does not repeat it */
+		event_stream_release(&h->stream);
+		event_stream_init(&h->stream);
+	}
+	return r;
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -819,6 +966,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 			fuse_reply_err(req, -r);
 		else
 			fuse_reply_write(req, size);
+		handles_put(&fs->handles, fi->fh);
+		return;
+	}
+	if (h->events) {
+		write_events(req, fs, h, data, size, fi);
 		handles_put(&fs->handles, fi->fh);
 		return;
 	}
@@ -887,8 +1039,12 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	pthread_mutex_lock(&h->lock);
 	int r = 0;
-	if (h->scratch || !h->dirty || !h->writer || fi->lock_owner == h->writer)
+	if (h->events) {
+		if (!h->writer || fi->lock_owner == h->writer)
+			r = finish_events(req, fs, h, "close");
+	} else if (h->scratch || !h->dirty || !h->writer || fi->lock_owner == h->writer) {
 		r = settle(req, fs, h, "close");
+	}
 	pthread_mutex_unlock(&h->lock);
 	handles_put(&fs->handles, fi->fh);
 	fuse_reply_err(req, r < 0 ? -r : 0);
@@ -901,7 +1057,10 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct handle *h = handles_get(&fs->handles, fi->fh);
 	if (h) {
 		pthread_mutex_lock(&h->lock);
-		settle(req, fs, h, "close");
+		if (h->events)
+			finish_events(req, fs, h, "close");
+		else
+			settle(req, fs, h, "close");
 		pthread_mutex_unlock(&h->lock);
 		handles_put(&fs->handles, fi->fh);   /* this operation's reference */
 		handles_put(&fs->handles, fi->fh);   /* the open's */

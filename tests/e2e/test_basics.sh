@@ -6,14 +6,14 @@
 tf_start || done_testing
 cd "$MNT" || exit 1
 
-eq "the root lists the tree" "buckets errors trails" "$(ls | tr '\n' ' ' | sed 's/ $//')"
+eq "the root lists the tree" "buckets errors events trails" "$(ls | tr '\n' ' ' | sed 's/ $//')"
 eq "no trails at first" "" "$(ls trails)"
 eq "errors is empty at first" "" "$(cat errors)"
 
 check "mkdir trails/main creates a trail" mkdir trails/main
 eq "ls trails shows it" "main" "$(ls trails)"
 eq "a trail directory holds every setting" \
-	"arn cloudwatch_logs_group config.json data_events global_service_events home_region kms_key log_file_validation logging management_events multi_region s3_bucket s3_key_prefix sns_topic status tags" \
+	"arn cloudwatch_logs_group config.json data_events global_service_events home_region kms_key log_file_validation logging logs management_events multi_region raw s3_bucket s3_key_prefix sns_topic status tags" \
 	"$(ls trails/main | tr '\n' ' ' | sed 's/ $//')"
 
 account=$(jq -r .account "$STATE/registry.json")

@@ -1,0 +1,96 @@
+/* Delivery: spooled records become log files in the trails' buckets.
+ *
+ * Each trail has a cursor: every spooled record below it that was routed to
+ * the trail is in a delivered file.  A delivery run takes, for each trail,
+ * the records from its cursor to the spool's end, groups them by region,
+ * and writes one gzip file per (trail, region) under the AWS key
+ *   [PREFIX/]AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE.json.gz
+ * (the delivery time, UTC, to the minute).  Exactly once, across crashes:
+ * before writing, the run records its intent (the spool end, the time, and
+ * for each file its trail, region, bucket, key and first sequence number)
+ * durably in STATE/delivery.json; the 16-character unique part is derived
+ * from those, and the file's bytes from the spool range, so a run that a
+ * crash interrupts is redone at start-up with the same keys and the same
+ * bytes, overwriting what it had written.  Then the cursors move and the
+ * spool is trimmed. */
+#ifndef TRAILFS_DELIVER_H
+#define TRAILFS_DELIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "err.h"
+#include "event.h"
+#include "spool.h"
+#include "store.h"
+
+#define DELIVERY_FORMAT 1
+#define DELIVERY_SIZE_CAP (32u * 1024 * 1024)   /* a run starts early past this much spooled */
+#define DELIVERY_FILE_MAX (256u * 1024 * 1024)  /* uncompressed bytes of one log file */
+
+/* Metadata trailfs keeps beside each log file it delivers, so that the
+ * views know sizes without decompressing. */
+#define META_RECORDS     "trailfs-records"      /* number of records */
+#define META_LINES_SIZE  "trailfs-lines-size"   /* bytes of the one-record-per-line view */
+
+/* Where a trail delivers, as a run sees it. */
+struct delivery_target {
+	const char *trail;
+	const char *bucket;
+	const char *prefix;       /* "" = none */
+	const char *account;
+};
+
+/* A file a run delivered (for the views to learn of it). */
+struct delivered_file {
+	char *trail;
+	char *bucket;
+	char *key;
+};
+
+struct delivery;
+
+/* Load STATE/delivery.json (missing: a new state) and finish an interrupted
+ * run.  NULL with err filled (the path named) on failure. */
+struct delivery *delivery_open(const char *state_dir, struct spool *spool, struct store *store,
+			       const struct clock *clock, struct ct_err *err);
+void delivery_close(struct delivery *d);
+
+/* The spool frame for a record routed to trails[0..n): what ingest appends.
+ * Appends to out.  0 or -errno. */
+int delivery_frame(const struct event *e, const char *const *trails, size_t n, struct buf *out);
+
+/* Deliver what is spooled for the targets (only_trail: just that one, or
+ * NULL for all).  Trails not among the targets are left alone (their
+ * cursors stay); records for trails that no longer exist are skipped.  On
+ * return, *files lists what was written (free with delivered_files_free).
+ * A target whose bucket cannot be written keeps its cursor (the records are
+ * retried next run) and its LatestDeliveryError says why.  0 or -errno. */
+int delivery_run(struct delivery *d, const struct delivery_target *targets, size_t n,
+		 const char *only_trail, struct delivered_file **files, size_t *n_files);
+void delivered_files_free(struct delivered_file *f, size_t n);
+
+/* GetTrailStatus's delivery members for trail: time 0 = never; error ""
+ * = none. */
+void delivery_status(struct delivery *d, const char *trail, int64_t *latest_time,
+		     char *latest_error, size_t size);
+
+/* A trail is gone: forget its cursor and status (durably). */
+int delivery_forget(struct delivery *d, const char *trail);
+
+/* The one-record-per-line view of a log file's JSON ({"Records":[...]}):
+ * each record's bytes as they stand, each followed by a newline.  Appends
+ * to out.  -EINVAL when body is not such a document. */
+int delivery_lines(const char *body, size_t len, struct buf *out);
+
+/* Forget the cursors of every trail not among names[0..n) (trails deleted
+ * by a daemon that died before it could forget them).  0 or -errno. */
+int delivery_keep_only(struct delivery *d, const char *const *names, size_t n);
+
+/* Bytes spooled since the last run (to start one early past DELIVERY_SIZE_CAP). */
+uint64_t delivery_pending_bytes(struct delivery *d);
+
+#endif
