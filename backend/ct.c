@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "clock.h"
 #include "errlog.h"
 #include "fileio.h"
@@ -75,6 +76,7 @@ struct ct {
 };
 
 static void poke_deliverer(struct ct *ct);
+static int deliver(struct ct *ct, const char *only);
 
 /* ---- small helpers ---- */
 
@@ -399,14 +401,254 @@ void ct_close(struct ct *ct)
 	free(ct);
 }
 
+/* ---- audit records of the calls made through the tree ---- */
+
+#define AUDIT_BATCH_MAX 8
+
+/* The records of one action (mkdir of a trail is CreateBucket,
+ * PutBucketPolicy, CreateTrail and StartLogging), built while the action
+ * runs and spooled together after it has released its locks, with one
+ * fdatasync for all of them. */
+struct audit_batch {
+	const struct ct_caller *who;   /* NULL: an internal call, nothing is recorded */
+	struct event ev[AUDIT_BATCH_MAX];
+	size_t n;
+};
+
+static void audit_init(struct audit_batch *b, const struct ct_caller *who)
+{
+	b->who = who;
+	b->n = 0;
+}
+
+/* A record that could not be spooled (the spool is full, the disk failed):
+ * the action stands, so say so where people look. */
+static void audit_lost(struct ct *ct, const struct ct_caller *who, const char *call,
+		       const struct ct_err *err)
+{
+	char iso[32];
+	clock_format_iso(ct_now(ct), iso, sizeof iso);
+	struct buf line;
+	buf_init(&line, 4096);
+	(void)buf_printf(&line, "%s uid=%u audit %s %s: the %s record of this call was not kept: %s",
+			 iso, who->uid, call, err->name[0] ? err->name : "InternalFailure", call,
+			 err->message);
+	errlog_add(&ct->errors, buf_str(&line));
+	buf_release(&line);
+}
+
+/* Build call's record into the batch (taking what the call owns). */
+static void audit_add(struct ct *ct, struct audit_batch *b, struct audit_call *c)
+{
+	if (!b->who || b->n == AUDIT_BATCH_MAX) {
+		audit_call_release(c);
+		return;
+	}
+	const char *call = c->name;
+	json *rec = audit_record(ct->account, ct->region, ct_now(ct), b->who, c);
+	struct event_ctx ctx;
+	ct_event_ctx(ct, NULL, &ctx);
+	struct ct_err err;
+	ct_err_clear(&err);
+	struct event *e = &b->ev[b->n];
+	memset(e, 0, sizeof *e);
+	int r = rec ? event_normalize(rec, &ctx, e, &err) : ct_fail_errno(&err, ENOMEM, "audit");
+	json_free(rec);
+	if (r == 0) {
+		b->n++;
+	} else {
+		event_release(e);
+		audit_lost(ct, b->who, call, &err);
+	}
+}
+
+/* Spool the batch's records.  Call with no lock of ours held. */
+static void audit_flush(struct ct *ct, struct audit_batch *b)
+{
+	struct ct_err err;
+	ct_err_clear(&err);
+	if (b->n && ct_ingest(ct, b->ev, b->n, &err) < 0)
+		for (size_t i = 0; i < b->n; i++)
+			audit_lost(ct, b->who, b->ev[i].name, &err);
+	for (size_t i = 0; i < b->n; i++)
+		event_release(&b->ev[i]);
+	b->n = 0;
+}
+
+static void audit_one(struct ct *ct, const struct ct_caller *who, struct audit_call *c)
+{
+	struct audit_batch b;
+	audit_init(&b, who);
+	audit_add(ct, &b, c);
+	audit_flush(ct, &b);
+}
+
+/* The ARN of trail name in the home region (trails of other home regions
+ * cannot be changed from here, so this is the ARN every call names). */
+static void arn_of(const struct ct *ct, const char *name, char *out, size_t size)
+{
+	snprintf(out, size, "arn:aws:cloudtrail:%s:%s:trail/%s", ct->region, ct->account, name);
+}
+
+/* requestParameters naming subject (a trail or a bucket) as call names it. */
+static json *request_naming(const struct ct *ct, const char *call, const char *subject)
+{
+	json *o = json_new_object();
+	if (!o)
+		return NULL;
+	char arn[CT_ARN_MAX + 1];
+	int r = 0;
+	if (!strcmp(audit_source(call), AUDIT_SOURCE_S3)) {
+		if (subject && *subject)
+			r = json_add_string(o, "bucketName", subject);
+	} else if (!strcmp(call, "PutEventSelectors") || !strcmp(call, "GetEventSelectors")) {
+		r = json_add_string(o, "trailName", subject);
+	} else if (!strcmp(call, "AddTags") || !strcmp(call, "RemoveTags")) {
+		arn_of(ct, subject, arn, sizeof arn);
+		r = json_add_string(o, "resourceId", arn);
+	} else if (!strcmp(call, "ListTags")) {
+		arn_of(ct, subject, arn, sizeof arn);
+		json *list = json_new_array();
+		r = list ? json_add(o, "resourceIdList", list) : -ENOMEM;
+		if (r == 0)
+			r = json_append(list, json_new_string(arn));
+	} else if (!strcmp(call, "DescribeTrails")) {
+		json *list = json_new_array();
+		r = list ? json_add(o, "trailNameList", list) : -ENOMEM;
+		if (r == 0)
+			r = json_add_bool(o, "includeShadowTrails", true);
+	} else {
+		r = json_add_string(o, "name", subject);
+	}
+	if (r < 0) {
+		json_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+static bool call_is_read(const char *call)
+{
+	return !strncmp(call, "Get", 3) || !strncmp(call, "List", 4) ||
+	       !strncmp(call, "Describe", 8);
+}
+
+/* Record a call that names only its subject (GetTrail, DeleteTrail,
+ * StartLogging, ...), with no responseElements. */
+static void audit_simple(struct ct *ct, struct audit_batch *b, const char *call,
+			 const char *subject, const struct ct_err *error)
+{
+	struct audit_call c = {
+		.name = call,
+		.read_only = call_is_read(call),
+		.request = request_naming(ct, call, subject),
+		.error = error,
+	};
+	audit_add(ct, b, &c);
+}
+
+/* The Trail structure as CreateTrail and UpdateTrail answer it: the
+ * DescribeTrails members without HomeRegion, HasCustomEventSelectors and
+ * HasInsightSelectors, names in lower camel case as CloudTrail records
+ * them. */
+static json *trail_response(const struct trail *t)
+{
+	static const char *const skip[] = {
+		"HomeRegion", "HasCustomEventSelectors", "HasInsightSelectors", "IsLogging",
+		"EventSelectors", "TagsList", NULL,
+	};
+	json *config = trail_to_config_json(t);
+	json *out = config ? json_new_object() : NULL;
+	for (json *m = config ? json_first(config) : NULL; out && m; m = json_next(m)) {
+		bool skipped = false;
+		for (const char *const *k = skip; *k; k++)
+			skipped = skipped || !strcmp(json_key(m), *k);
+		if (skipped)
+			continue;
+		char key[64];
+		snprintf(key, sizeof key, "%s", json_key(m));
+		key[0] = (char)(key[0] - 'A' + 'a');
+		json *v = json_dup(m);
+		if (!v || json_add(out, key, v) < 0) {
+			json_free(out);
+			out = NULL;
+		}
+	}
+	json_free(config);
+	return out;
+}
+
+/* The selectors as PutEventSelectors and GetEventSelectors spell them in
+ * a record. */
+static json *selectors_record(const struct selectors *sel)
+{
+	json *j = selectors_to_json(sel);
+	json *out = audit_lower_camel(j);
+	json_free(j);
+	return out;
+}
+
+static json *tags_record(const struct tag *tags, size_t n, bool values)
+{
+	json *arr = json_new_array();
+	for (size_t i = 0; arr && i < n; i++) {
+		json *o = json_new_object();
+		int r = o ? json_append(arr, o) : -ENOMEM;
+		if (r == 0)
+			r = json_add_string(o, "key", tags[i].key);
+		if (r == 0 && values)
+			r = json_add_string(o, "value", tags[i].value);
+		if (r < 0) {
+			json_free(arr);
+			arr = NULL;
+		}
+	}
+	return arr;
+}
+
+static void audit_tags(struct ct *ct, struct audit_batch *b, const char *call, const char *name,
+		       const struct tag *tags, size_t n)
+{
+	struct audit_call c = { .name = call, .request = request_naming(ct, call, name) };
+	json *list = tags_record(tags, n, strcmp(call, "RemoveTags") != 0);
+	if (c.request && list)
+		(void)json_add(c.request, "tagsList", list);
+	else
+		json_free(list);
+	audit_add(ct, b, &c);
+}
+
 /* ---- reading ---- */
 
-int ct_get_trail(struct ct *ct, const char *name, struct trail *out, struct ct_err *err)
+static int get_trail(struct ct *ct, const char *name, struct trail *out, struct ct_err *err)
 {
 	pthread_rwlock_rdlock(&ct->lock);
 	ssize_t i = find_locked(ct, name);
 	int r = i < 0 ? trail_not_found(ct, name, err) : trail_copy(out, &ct->trails[i]);
 	pthread_rwlock_unlock(&ct->lock);
+	return r;
+}
+
+/* A call's record: a success now; a failure names itself in err, to be
+ * recorded when the caller reports it (ct_record_error). */
+static void audit_result(struct ct *ct, const struct ct_caller *who, const char *call,
+		       const char *subject, int r, struct ct_err *err)
+{
+	if (r < 0) {
+		ct_err_call(err, call, subject);
+		return;
+	}
+	struct audit_batch b;
+	audit_init(&b, who);
+	audit_simple(ct, &b, call, subject, NULL);
+	audit_flush(ct, &b);
+}
+
+int ct_get_trail(struct ct *ct, const struct ct_caller *who, const char *name,
+		 struct trail *out, struct ct_err *err)
+{
+	int r = get_trail(ct, name, out, err);
+	audit_result(ct, who, "GetTrail", name, r, err);
 	return r;
 }
 
@@ -423,7 +665,7 @@ static int by_string(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int ct_describe_trails(struct ct *ct, char ***names, size_t *n)
+int ct_describe_trails(struct ct *ct, const struct ct_caller *who, char ***names, size_t *n)
 {
 	pthread_rwlock_rdlock(&ct->lock);
 	char **list = calloc(ct->n_trails ? ct->n_trails : 1, sizeof *list);
@@ -444,18 +686,20 @@ int ct_describe_trails(struct ct *ct, char ***names, size_t *n)
 	qsort(list, count, sizeof *list, by_string);
 	*names = list;
 	*n = count;
+	audit_result(ct, who, "DescribeTrails", NULL, 0, NULL);
 	return 0;
 }
 
-int ct_get_event_selectors(struct ct *ct, const char *name, struct selectors *out,
-			   struct ct_err *err)
+int ct_get_event_selectors(struct ct *ct, const struct ct_caller *who, const char *name,
+			   struct selectors *out, struct ct_err *err)
 {
 	struct trail t;
 	trail_init(&t);
-	int r = ct_get_trail(ct, name, &t, err);
-	if (r == 0)
-		r = selectors_copy(out, &t.sel);
+	int r = get_trail(ct, name, &t, err);
+	if (r == 0 && (r = selectors_copy(out, &t.sel)) < 0)
+		ct_fail_errno(err, r, "selectors");
 	trail_release(&t);
+	audit_result(ct, who, "GetEventSelectors", name, r, err);
 	return r;
 }
 
@@ -468,12 +712,12 @@ void ct_tags_free(struct tag *tags, size_t n)
 	free(tags);
 }
 
-int ct_list_tags(struct ct *ct, const char *name, struct tag **tags, size_t *n,
-		 struct ct_err *err)
+int ct_list_tags(struct ct *ct, const struct ct_caller *who, const char *name,
+		 struct tag **tags, size_t *n, struct ct_err *err)
 {
 	struct trail t;
 	trail_init(&t);
-	int r = ct_get_trail(ct, name, &t, err);
+	int r = get_trail(ct, name, &t, err);
 	if (r == 0) {
 		*tags = t.tags;
 		*n = t.n_tags;
@@ -481,6 +725,7 @@ int ct_list_tags(struct ct *ct, const char *name, struct tag **tags, size_t *n,
 		t.n_tags = 0;
 	}
 	trail_release(&t);
+	audit_result(ct, who, "ListTags", name, r, err);
 	return r;
 }
 
@@ -491,14 +736,15 @@ static int add_time(json *o, const char *key, int64_t t)
 	return json_add_string(o, key, iso);
 }
 
-int ct_get_trail_status_json(struct ct *ct, const char *name, struct buf *out,
-			     struct ct_err *err)
+int ct_get_trail_status_json(struct ct *ct, const struct ct_caller *who, const char *name,
+			     struct buf *out, struct ct_err *err)
 {
 	struct trail t;
 	trail_init(&t);
-	int r = ct_get_trail(ct, name, &t, err);
+	int r = get_trail(ct, name, &t, err);
 	if (r < 0) {
 		trail_release(&t);
+		audit_result(ct, who, "GetTrailStatus", name, r, err);
 		return r;
 	}
 	/* Members in the order the aws CLI prints them (alphabetical). */
@@ -525,6 +771,9 @@ int ct_get_trail_status_json(struct ct *ct, const char *name, struct buf *out,
 	free(text);
 	json_free(o);
 	trail_release(&t);
+	if (r < 0)
+		ct_fail_errno(err, r, "status");
+	audit_result(ct, who, "GetTrailStatus", name, r, err);
 	return r;
 }
 
@@ -537,12 +786,28 @@ static int store_err(int r, const char *bucket, struct ct_err *err)
 	return ct_fail_errno(err, r, bucket);
 }
 
+/* The record of PutBucketPolicy: the document as requestParameters'
+ * bucketPolicy, as S3 records it. */
+static void audit_put_policy(struct ct *ct, struct audit_batch *b, const char *bucket,
+			     const char *doc, size_t len)
+{
+	struct audit_call c = { .name = "PutBucketPolicy",
+				.request = request_naming(ct, "PutBucketPolicy", bucket) };
+	json *policy = json_parse(doc, len, NULL);
+	if (c.request && policy)
+		(void)json_add(c.request, "bucketPolicy", policy);
+	else
+		json_free(policy);
+	audit_add(ct, b, &c);
+}
+
 /* Make sure bucket can take the trail's files: an unknown bucket is created
- * with CloudTrail's policy (the console's "create a new bucket"); an existing
- * one must have a policy that lets CloudTrail write under the prefix.
- * Under CT_DRY_RUN nothing is created.  Caller holds ct->writer. */
+ * with CloudTrail's policy (the console's "create a new bucket", recorded in
+ * b as CreateBucket and PutBucketPolicy); an existing one must have a policy
+ * that lets CloudTrail write under the prefix.  Under CT_DRY_RUN nothing is
+ * created.  Caller holds ct->writer. */
 static int check_or_create_bucket(struct ct *ct, const struct trail *t, unsigned flags,
-				  struct ct_err *err)
+				  struct audit_batch *b, struct ct_err *err)
 {
 	char arn[CT_ARN_MAX + 1];
 	trail_arn(t, arn, sizeof arn);
@@ -555,8 +820,12 @@ static int check_or_create_bucket(struct ct *ct, const struct trail *t, unsigned
 		r = policy_for_cloudtrail(t->bucket, t->prefix, ct->account, arn, &policy);
 		if (r == 0)
 			r = ct->store->ops->bucket_create(ct->store, t->bucket);
-		if (r == 0)
+		if (r == 0) {
+			audit_simple(ct, b, "CreateBucket", t->bucket, NULL);
 			r = ct->store->ops->policy_put(ct->store, t->bucket, policy.data, policy.len);
+		}
+		if (r == 0)
+			audit_put_policy(ct, b, t->bucket, policy.data, policy.len);
 		buf_release(&policy);
 		return r < 0 ? ct_fail_errno(err, r, t->bucket) : 0;
 	}
@@ -581,40 +850,57 @@ static int check_or_create_bucket(struct ct *ct, const struct trail *t, unsigned
 	return r;
 }
 
+/* A mutating call's end: a success is recorded now, a failure names
+ * itself in err.  Returns r. */
+static int audit_done(struct ct *ct, const struct ct_caller *who, const char *call,
+		      const char *subject, int r, struct ct_err *err)
+{
+	if (r < 0)
+		ct_err_call(err, call, subject);
+	else
+		audit_result(ct, who, call, subject, 0, NULL);
+	return r;
+}
+
 int ct_create_bucket(struct ct *ct, const struct ct_caller *who, const char *bucket,
 		     struct ct_err *err)
 {
-	(void)who;
 	int r = validate_bucket_name_s3(bucket, 0, err);
-	if (r < 0)
-		return r;
-	pthread_mutex_lock(&ct->writer);
-	r = ct->store->ops->bucket_create(ct->store, bucket);
-	pthread_mutex_unlock(&ct->writer);
-	if (r == -EEXIST)
-		return ct_fail(err, "BucketAlreadyOwnedByYou",
-			       "Your previous request to create the named bucket succeeded and you "
-			       "already own it: %s", bucket);
-	return r < 0 ? ct_fail_errno(err, r, bucket) : 0;
+	if (r == 0) {
+		pthread_mutex_lock(&ct->writer);
+		r = ct->store->ops->bucket_create(ct->store, bucket);
+		pthread_mutex_unlock(&ct->writer);
+		if (r == -EEXIST)
+			r = ct_fail(err, "BucketAlreadyOwnedByYou",
+				    "Your previous request to create the named bucket succeeded and "
+				    "you already own it: %s", bucket);
+		else if (r < 0)
+			r = ct_fail_errno(err, r, bucket);
+	}
+	return audit_done(ct, who, "CreateBucket", bucket, r, err);
 }
 
 int ct_delete_bucket(struct ct *ct, const struct ct_caller *who, const char *bucket,
 		     struct ct_err *err)
 {
-	(void)who;
 	pthread_mutex_lock(&ct->writer);
 	int r = ct->store->ops->bucket_delete(ct->store, bucket);
 	pthread_mutex_unlock(&ct->writer);
 	if (r == -ENOTEMPTY)
-		return ct_fail(err, "BucketNotEmpty",
-			       "The bucket you tried to delete is not empty: %s holds delivered files",
-			       bucket);
-	return r < 0 ? store_err(r, bucket, err) : 0;
+		r = ct_fail(err, "BucketNotEmpty",
+			    "The bucket you tried to delete is not empty: %s holds delivered files",
+			    bucket);
+	else if (r < 0)
+		r = store_err(r, bucket, err);
+	return audit_done(ct, who, "DeleteBucket", bucket, r, err);
 }
 
-int ct_list_buckets(struct ct *ct, char ***names, size_t *n)
+int ct_list_buckets(struct ct *ct, const struct ct_caller *who, char ***names, size_t *n)
 {
-	return ct->store->ops->bucket_list(ct->store, names, n);
+	int r = ct->store->ops->bucket_list(ct->store, names, n);
+	if (r == 0)
+		audit_result(ct, who, "ListBuckets", NULL, 0, NULL);
+	return r;
 }
 
 bool ct_bucket_exists(struct ct *ct, const char *bucket)
@@ -622,15 +908,25 @@ bool ct_bucket_exists(struct ct *ct, const char *bucket)
 	return ct->store->ops->bucket_exists(ct->store, bucket) == 0;
 }
 
-int ct_get_bucket_policy(struct ct *ct, const char *bucket, struct buf *out,
-			 struct ct_err *err)
+int ct_get_bucket_policy(struct ct *ct, const struct ct_caller *who, const char *bucket,
+			 struct buf *out, struct ct_err *err)
 {
 	int r = ct->store->ops->policy_get(ct->store, bucket, out);
 	if (r == -ENODATA) {
-		ct_fail(err, "NoSuchBucketPolicy", "The bucket policy does not exist: %s", bucket);
+		struct ct_err none;
+		ct_fail(&none, "NoSuchBucketPolicy", "The bucket policy does not exist");
+		struct audit_batch b;
+		audit_init(&b, who);
+		audit_simple(ct, &b, "GetBucketPolicy", bucket, &none);
+		audit_flush(ct, &b);
+		if (err)
+			*err = none;
 		return -ENODATA;
 	}
-	return r < 0 ? store_err(r, bucket, err) : 0;
+	if (r < 0)
+		r = store_err(r, bucket, err);
+	audit_result(ct, who, "GetBucketPolicy", bucket, r, err);
+	return r;
 }
 
 static bool all_space(const char *s, size_t len)
@@ -644,33 +940,58 @@ static bool all_space(const char *s, size_t len)
 int ct_put_bucket_policy(struct ct *ct, const struct ct_caller *who, const char *bucket,
 			 const char *doc, size_t len, unsigned flags, struct ct_err *err)
 {
-	(void)who;
-	if (!ct_bucket_exists(ct, bucket))
-		return store_err(-ENOENT, bucket, err);
 	bool delete = all_space(doc, len);
-	if (!delete) {
-		int r = policy_validate(doc, len, bucket, (flags & CT_PARTIAL) != 0, err);
-		if (r < 0 || (flags & CT_DRY_RUN))
-			return r;
-	} else if (flags & CT_DRY_RUN) {
-		return 0;
+	const char *call = delete ? "DeleteBucketPolicy" : "PutBucketPolicy";
+	int r = 0;
+	if (!ct_bucket_exists(ct, bucket))
+		r = store_err(-ENOENT, bucket, err);
+	else if (!delete)
+		r = policy_validate(doc, len, bucket, (flags & CT_PARTIAL) != 0, err);
+	if (r < 0 || (flags & CT_DRY_RUN)) {
+		if (r < 0)
+			ct_err_call(err, call, bucket);
+		return r;
 	}
 	pthread_mutex_lock(&ct->writer);
-	int r = delete ? ct->store->ops->policy_delete(ct->store, bucket)
-		       : ct->store->ops->policy_put(ct->store, bucket, doc, len);
+	r = delete ? ct->store->ops->policy_delete(ct->store, bucket)
+		   : ct->store->ops->policy_put(ct->store, bucket, doc, len);
 	pthread_mutex_unlock(&ct->writer);
-	return r < 0 ? store_err(r, bucket, err) : 0;
+	if (r < 0)
+		return audit_done(ct, who, call, bucket, store_err(r, bucket, err), err);
+	struct audit_batch b;
+	audit_init(&b, who);
+	if (delete)
+		audit_simple(ct, &b, call, bucket, NULL);
+	else
+		audit_put_policy(ct, &b, bucket, doc, len);
+	audit_flush(ct, &b);
+	return 0;
 }
 
 /* ---- changing trails ---- */
 
+/* CreateTrail's record: the console's request and the Trail it answers. */
+static void audit_create_trail(struct ct *ct, struct audit_batch *b, const struct trail *t)
+{
+	struct audit_call c = { .name = "CreateTrail",
+				.request = request_naming(ct, "CreateTrail", t->name),
+				.response = trail_response(t) };
+	int r = c.request ? 0 : -ENOMEM;
+	if (r == 0) r = json_add_string(c.request, "s3BucketName", t->bucket);
+	if (r == 0) r = json_add_bool(c.request, "isMultiRegionTrail", t->multi_region);
+	if (r == 0) r = json_add_bool(c.request, "includeGlobalServiceEvents", t->global_events);
+	if (r == 0) r = json_add_bool(c.request, "enableLogFileValidation", t->validation);
+	audit_add(ct, b, &c);
+}
+
 int ct_create_trail(struct ct *ct, const struct ct_caller *who, const char *name,
 		    struct ct_err *err)
 {
-	(void)who;
 	int r = validate_trail_name(name, 0, err);
 	if (r < 0)
-		return r;
+		return audit_done(ct, who, "CreateTrail", name, r, err);
+	struct audit_batch b;
+	audit_init(&b, who);
 	pthread_mutex_lock(&ct->writer);
 	/* Only writers change the trail list, and we are the writer: reading
 	 * it without ct->lock is safe here. */
@@ -713,7 +1034,7 @@ int ct_create_trail(struct ct *ct, const struct ct_caller *who, const char *name
 			break;
 	}
 	if (r == 0)
-		r = check_or_create_bucket(ct, &t, 0, err);
+		r = check_or_create_bucket(ct, &t, 0, &b, err);
 	else
 		ct_fail_errno(err, r, "random bucket name");
 
@@ -730,6 +1051,8 @@ int ct_create_trail(struct ct *ct, const struct ct_caller *who, const char *name
 		r = persist(ct, grown, ct->n_trails + 1, err);
 	}
 	if (r == 0) {
+		audit_create_trail(ct, &b, &t);
+		audit_simple(ct, &b, "StartLogging", name, NULL);
 		pthread_rwlock_wrlock(&ct->lock);
 		free(ct->trails);
 		ct->trails = grown;
@@ -741,13 +1064,17 @@ int ct_create_trail(struct ct *ct, const struct ct_caller *who, const char *name
 	}
 out:
 	pthread_mutex_unlock(&ct->writer);
+	/* A bucket made for a trail that then failed stays, as on AWS, and so
+	 * do its records. */
+	audit_flush(ct, &b);
+	if (r < 0)
+		ct_err_call(err, "CreateTrail", name);
 	return r;
 }
 
 int ct_delete_trail(struct ct *ct, const struct ct_caller *who, const char *name,
 		    struct ct_err *err)
 {
-	(void)who;
 	pthread_mutex_lock(&ct->writer);
 	int r = 0;
 	ssize_t i = find_locked(ct, name);
@@ -794,7 +1121,7 @@ int ct_delete_trail(struct ct *ct, const struct ct_caller *who, const char *name
 	trail_release(&gone);
 out:
 	pthread_mutex_unlock(&ct->writer);
-	return r;
+	return audit_done(ct, who, "DeleteTrail", name, r, err);
 }
 
 /* Resolve a topic, key or log group that trailfs does not have yet.  Later
@@ -964,10 +1291,87 @@ static int apply_selectors(struct trail *next, const struct selectors *sel, unsi
 	return 0;
 }
 
+/* UpdateTrail's record: the members the change named, and the Trail it
+ * answers. */
+static void audit_update_trail(struct ct *ct, struct audit_batch *b, const struct ct_update *u,
+			       const struct trail *t)
+{
+	struct audit_call c = { .name = "UpdateTrail",
+				.request = request_naming(ct, "UpdateTrail", t->name),
+				.response = trail_response(t) };
+	const struct { const char *key; const char *value; } strings[] = {
+		{ "s3BucketName", u->bucket }, { "s3KeyPrefix", u->prefix },
+		{ "snsTopicName", u->sns_topic }, { "kmsKeyId", u->kms_key },
+		{ "cloudWatchLogsLogGroupArn", u->log_group_arn },
+		{ "cloudWatchLogsRoleArn", u->log_role_arn },
+	};
+	const struct { const char *key; int value; } flags[] = {
+		{ "isMultiRegionTrail", u->multi_region },
+		{ "includeGlobalServiceEvents", u->global_events },
+		{ "enableLogFileValidation", u->validation },
+	};
+	int r = c.request ? 0 : -ENOMEM;
+	for (size_t k = 0; r == 0 && k < sizeof strings / sizeof *strings; k++)
+		if (strings[k].value)
+			r = json_add_string(c.request, strings[k].key, strings[k].value);
+	for (size_t k = 0; r == 0 && k < sizeof flags / sizeof *flags; k++)
+		if (flags[k].value >= 0)
+			r = json_add_bool(c.request, flags[k].key, flags[k].value);
+	audit_add(ct, b, &c);
+}
+
+static void audit_put_selectors(struct ct *ct, struct audit_batch *b, const struct trail *t)
+{
+	char arn[CT_ARN_MAX + 1];
+	trail_arn(t, arn, sizeof arn);
+	struct audit_call c = { .name = "PutEventSelectors",
+				.request = request_naming(ct, "PutEventSelectors", t->name),
+				.response = json_new_object() };
+	int r = c.request && c.response ? 0 : -ENOMEM;
+	if (r == 0) r = json_add(c.request, "eventSelectors", selectors_record(&t->sel));
+	if (r == 0) r = json_add_string(c.response, "trailARN", arn);
+	if (r == 0) r = json_add(c.response, "eventSelectors", selectors_record(&t->sel));
+	audit_add(ct, b, &c);
+}
+
+/* The tag calls of a change: AddTags with what it sets, RemoveTags with the
+ * keys it drops (for a replaced set: the keys of old that next lacks). */
+static void audit_tag_change(struct ct *ct, struct audit_batch *b, const struct ct_change *c,
+			     const struct trail *old, const struct trail *next)
+{
+	if (c->tag_op == CT_TAGS_ADD || c->tag_op == CT_TAGS_REMOVE) {
+		audit_tags(ct, b, c->tag_op == CT_TAGS_ADD ? "AddTags" : "RemoveTags", next->name,
+			   c->tags, c->n_tags);
+		return;
+	}
+	struct tag *gone = calloc(old->n_tags + 1, sizeof *gone);
+	size_t n_gone = 0;
+	for (size_t i = 0; gone && i < old->n_tags; i++) {
+		bool kept = false;
+		for (size_t k = 0; k < next->n_tags && !kept; k++)
+			kept = !strcmp(next->tags[k].key, old->tags[i].key);
+		if (!kept)
+			gone[n_gone++] = old->tags[i];
+	}
+	/* Writing the same set again is still an AddTags call. */
+	if (next->n_tags || !n_gone)
+		audit_tags(ct, b, "AddTags", next->name, next->tags, next->n_tags);
+	if (n_gone)
+		audit_tags(ct, b, "RemoveTags", next->name, gone, n_gone);
+	free(gone);
+}
+
 int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
 	     const struct ct_change *c, unsigned flags, struct ct_err *err)
 {
-	(void)who;
+	/* The call a failure is recorded as: the part of the change that
+	 * failed, or its first part when the trail itself is wrong. */
+	const char *stage = c->update ? "UpdateTrail" : c->selectors ? "PutEventSelectors"
+		: c->tag_op == CT_TAGS_REMOVE ? "RemoveTags" : c->tag_op != CT_TAGS_KEEP ? "AddTags"
+		: c->logging == 0 ? "StopLogging" : "StartLogging";
+	struct audit_batch b;
+	audit_init(&b, flags & CT_DRY_RUN ? NULL : who);
+	bool stopped = false;
 	pthread_mutex_lock(&ct->writer);
 	struct trail next;
 	trail_init(&next);
@@ -990,9 +1394,11 @@ int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
 	bool bucket_check = false;
 	if (c->update && (r = apply_update(ct, &next, c->update, &bucket_check, err)) < 0)
 		goto out;
-	if (c->selectors && (r = apply_selectors(&next, c->selectors, c->selector_parts, err)) < 0)
+	if (c->selectors && (stage = "PutEventSelectors") &&
+	    (r = apply_selectors(&next, c->selectors, c->selector_parts, err)) < 0)
 		goto out;
-	if (c->tag_op != CT_TAGS_KEEP && (r = apply_tags(&next, c->tag_op, c->tags, c->n_tags, err)) < 0)
+	if (c->tag_op != CT_TAGS_KEEP && (stage = c->tag_op == CT_TAGS_REMOVE ? "RemoveTags" : "AddTags") &&
+	    (r = apply_tags(&next, c->tag_op, c->tags, c->n_tags, err)) < 0)
 		goto out;
 	if (c->logging >= 0 && (bool)c->logging != next.logging) {
 		next.logging = c->logging;
@@ -1001,7 +1407,8 @@ int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
 		else
 			next.stop_logging_time = ct_now(ct);
 	}
-	if (bucket_check && (r = check_or_create_bucket(ct, &next, flags, err)) < 0)
+	stage = "UpdateTrail";   /* the bucket check belongs to the bucket or prefix change */
+	if (bucket_check && (r = check_or_create_bucket(ct, &next, flags, &b, err)) < 0)
 		goto out;
 	if (flags & CT_DRY_RUN)
 		goto out;
@@ -1022,15 +1429,30 @@ int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
 	struct trail old = ct->trails[i];
 	ct->trails[i] = next;
 	pthread_rwlock_unlock(&ct->lock);
-	/* StopLogging delivers what was accepted before it, without waiting
-	 * for the interval. */
-	if (old.logging && !next.logging)
-		poke_deliverer(ct);
+	/* The calls the change was, in the order the API would make them. */
+	if (c->update)
+		audit_update_trail(ct, &b, c->update, &next);
+	if (c->selectors)
+		audit_put_selectors(ct, &b, &next);
+	if (c->tag_op != CT_TAGS_KEEP)
+		audit_tag_change(ct, &b, c, &old, &next);
+	if (c->logging >= 0)
+		audit_simple(ct, &b, c->logging ? "StartLogging" : "StopLogging", name, NULL);
+	stopped = old.logging && !next.logging;
 	trail_release(&old);
 	trail_init(&next);
 out:
 	pthread_mutex_unlock(&ct->writer);
 	trail_release(&next);
+	audit_flush(ct, &b);
+	/* StopLogging delivers what was accepted before it, before it returns:
+	 * when `echo off > logging` is done, so are the trail's files.  A
+	 * failure shows in LatestDeliveryError, and the records stay spooled
+	 * for the next run. */
+	if (stopped)
+		(void)deliver(ct, name);
+	if (r < 0)
+		ct_err_call(err, stage, name);
 	return r;
 }
 
@@ -1081,6 +1503,12 @@ int ct_remove_tags(struct ct *ct, const struct ct_caller *who, const char *name,
 void ct_record_error(struct ct *ct, const struct ct_caller *who, const char *op,
 		     const char *path, const struct ct_err *err)
 {
+	if (who && err->call[0]) {
+		struct audit_batch b;
+		audit_init(&b, who);
+		audit_simple(ct, &b, err->call, err->subject, err);
+		audit_flush(ct, &b);
+	}
 	char iso[32];
 	clock_format_iso(ct_now(ct), iso, sizeof iso);
 	struct buf line;
@@ -1474,8 +1902,24 @@ int ct_view_stat(struct ct *ct, const char *trail, enum ct_view view, const char
 	return r;
 }
 
-int ct_view_read(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
-		 struct buf *out)
+/* GetObject's data event: the object and its bucket as resources, the
+ * bytes sent as bytesTransferredOut. */
+static void audit_get_object(struct ct *ct, const struct ct_caller *who, const char *bucket,
+			     const char *key, size_t bytes)
+{
+	struct audit_call c = { .name = "GetObject", .read_only = true,
+				.request = request_naming(ct, "GetObject", bucket),
+				.additional = json_new_object(),
+				.bucket = bucket, .key = key };
+	int r = c.request && c.additional ? 0 : -ENOMEM;
+	if (r == 0) r = json_add_string(c.request, "key", key);
+	if (r == 0) r = json_add_number(c.additional, "bytesTransferredIn", 0);
+	if (r == 0) r = json_add_number(c.additional, "bytesTransferredOut", (double)bytes);
+	audit_one(ct, who, &c);
+}
+
+int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
+		 enum ct_view view, const char *sub, struct buf *out)
 {
 	int depth = view_depth(sub);
 	if (depth < 0)
@@ -1489,6 +1933,8 @@ int ct_view_read(struct ct *ct, const char *trail, enum ct_view view, const char
 	int r = view_key(ct, trail, view, sub, depth, bucket, &key);
 	if (r == 0)
 		r = ct_get_object(ct, bucket, key.data, view == CT_VIEW_RAW ? out : &obj, NULL);
+	if (r == 0)
+		audit_get_object(ct, who, bucket, key.data, view == CT_VIEW_RAW ? out->len : obj.len);
 	if (r == 0 && view == CT_VIEW_LOGS)
 		r = view_lines(&obj, out);
 	buf_release(&obj);

@@ -5,8 +5,13 @@
  * Conventions for every call:
  *  - returns 0 or a negative errno; on failure err (may be NULL) holds the
  *    AWS error name and message, and nothing has changed;
- *  - who (may be NULL for internal calls) is the caller, kept for the
- *    management events a later issue records;
+ *  - who (may be NULL for internal calls) is the caller: a call with a
+ *    caller is recorded as its management event (reads included), ingested
+ *    and routed like any other record; internal calls (who NULL) are not.
+ *    A successful call is recorded by the call itself; a failed one names
+ *    itself in err (ct_err_call) and is recorded when the rejection is
+ *    final, by ct_record_error, so that a check that a longer value could
+ *    still pass is not a failed call;
  *  - names are trail names; CT_DRY_RUN runs every check (policies included)
  *    without changing anything;
  *  - out-parameters are owned by the caller after success.
@@ -19,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit.h"
 #include "buf.h"
 #include "deliver.h"
 #include "err.h"
@@ -42,14 +48,6 @@ struct ct_options {
 };
 
 #define CT_DELIVERY_INTERVAL_DEFAULT 300
-
-struct ct_caller {
-	uint32_t uid;
-	uint32_t gid;
-	int32_t pid;
-	char user[64];      /* user name, or the uid in decimal */
-	char program[64];   /* the calling process's name (comm) */
-};
 
 /* Flags for mutating calls. */
 #define CT_DRY_RUN  1u   /* check only */
@@ -75,16 +73,18 @@ extern const char CT_DEFAULT_REGIONS[];
 /* CreateTrail with the console's defaults: multi-region, global service
  * events, management events All, no data events, log file validation on,
  * logging on, and a new bucket aws-cloudtrail-logs-ACCOUNT-XXXXXXXX with
- * CloudTrail's bucket policy for this trail. */
+ * CloudTrail's bucket policy for this trail.  Recorded as the console's
+ * calls: CreateBucket, PutBucketPolicy, CreateTrail, StartLogging. */
 int ct_create_trail(struct ct *ct, const struct ct_caller *who, const char *name,
 		    struct ct_err *err);
 /* DeleteTrail; delivered files stay in the bucket. */
 int ct_delete_trail(struct ct *ct, const struct ct_caller *who, const char *name,
 		    struct ct_err *err);
 /* GetTrail: a deep copy into out (trail_release it). */
-int ct_get_trail(struct ct *ct, const char *name, struct trail *out, struct ct_err *err);
+int ct_get_trail(struct ct *ct, const struct ct_caller *who, const char *name,
+		 struct trail *out, struct ct_err *err);
 /* DescribeTrails: the names of every trail, sorted (store_names_free them). */
-int ct_describe_trails(struct ct *ct, char ***names, size_t *n);
+int ct_describe_trails(struct ct *ct, const struct ct_caller *who, char ***names, size_t *n);
 bool ct_trail_exists(struct ct *ct, const char *name);
 
 /* UpdateTrail.  NULL strings and -1 booleans leave a member unchanged; ""
@@ -137,8 +137,8 @@ int ct_stop_logging(struct ct *ct, const struct ct_caller *who, const char *name
 int ct_put_event_selectors(struct ct *ct, const struct ct_caller *who, const char *name,
 			   const struct selectors *sel, unsigned flags, struct ct_err *err);
 /* GetEventSelectors: a deep copy (selectors_release it). */
-int ct_get_event_selectors(struct ct *ct, const char *name, struct selectors *out,
-			   struct ct_err *err);
+int ct_get_event_selectors(struct ct *ct, const struct ct_caller *who, const char *name,
+			   struct selectors *out, struct ct_err *err);
 /* AddTags: set each key (an existing key gets the new value). */
 int ct_add_tags(struct ct *ct, const struct ct_caller *who, const char *name,
 		const struct tag *tags, size_t n, unsigned flags, struct ct_err *err);
@@ -146,14 +146,14 @@ int ct_add_tags(struct ct *ct, const struct ct_caller *who, const char *name,
 int ct_remove_tags(struct ct *ct, const struct ct_caller *who, const char *name,
 		   const struct tag *tags, size_t n, unsigned flags, struct ct_err *err);
 /* ListTags: a copy of the tag list; free with ct_tags_free. */
-int ct_list_tags(struct ct *ct, const char *name, struct tag **tags, size_t *n,
-		 struct ct_err *err);
+int ct_list_tags(struct ct *ct, const struct ct_caller *who, const char *name,
+		 struct tag **tags, size_t *n, struct ct_err *err);
 void ct_tags_free(struct tag *tags, size_t n);
 
 /* GetTrailStatus as compact JSON (AWS member names, ISO-8601 UTC times,
  * unset members left out), appended to out. */
-int ct_get_trail_status_json(struct ct *ct, const char *name, struct buf *out,
-			     struct ct_err *err);
+int ct_get_trail_status_json(struct ct *ct, const struct ct_caller *who, const char *name,
+			     struct buf *out, struct ct_err *err);
 
 /* ---- S3 buckets (the object store) ---- */
 
@@ -161,12 +161,14 @@ int ct_create_bucket(struct ct *ct, const struct ct_caller *who, const char *buc
 		     struct ct_err *err);
 int ct_delete_bucket(struct ct *ct, const struct ct_caller *who, const char *bucket,
 		     struct ct_err *err);
-int ct_list_buckets(struct ct *ct, char ***names, size_t *n);
+/* ListBuckets. */
+int ct_list_buckets(struct ct *ct, const struct ct_caller *who, char ***names, size_t *n);
 bool ct_bucket_exists(struct ct *ct, const char *bucket);
 /* GetBucketPolicy: appends the document; -ENODATA (NoSuchBucketPolicy)
- * when the bucket has none. */
-int ct_get_bucket_policy(struct ct *ct, const char *bucket, struct buf *out,
-			 struct ct_err *err);
+ * when the bucket has none (recorded as a failed GetBucketPolicy here, since
+ * callers take it as "no policy" rather than as a rejection). */
+int ct_get_bucket_policy(struct ct *ct, const struct ct_caller *who, const char *bucket,
+			 struct buf *out, struct ct_err *err);
 /* PutBucketPolicy (validated: MalformedPolicy); an empty or all-whitespace
  * document is DeleteBucketPolicy. */
 int ct_put_bucket_policy(struct ct *ct, const struct ct_caller *who, const char *bucket,
@@ -233,13 +235,17 @@ int ct_view_list(struct ct *ct, const char *trail, enum ct_view view, const char
 int ct_view_stat(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
 		 bool *dir, uint64_t *size, int64_t *mtime);
 /* A file's content: in logs/ the records one per line, in raw/ the
- * object's bytes.  -ENOENT, -EISDIR, -EIO for a damaged object. */
-int ct_view_read(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
-		 struct buf *out);
+ * object's bytes.  -ENOENT, -EISDIR, -EIO for a damaged object.  With a
+ * caller, recorded as an S3 GetObject data event on the trail's bucket
+ * (bytesTransferredOut: the object's size). */
+int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
+		 enum ct_view view, const char *sub, struct buf *out);
 
 /* ---- /errors ---- */
 
-/* Remember a rejected operation: "TIME uid=UID OP PATH NAME: MESSAGE". */
+/* Remember a rejected operation: "TIME uid=UID OP PATH NAME: MESSAGE", and
+ * when err names the call that failed (ct_err_call), record that call's
+ * management event with errorCode and errorMessage. */
 void ct_record_error(struct ct *ct, const struct ct_caller *who, const char *op,
 		     const char *path, const struct ct_err *err);
 /* The kept lines, oldest first, each ending in a newline. */

@@ -30,17 +30,46 @@ void ct_err_clear(struct ct_err *err)
 	if (err) {
 		err->name[0] = '\0';
 		err->message[0] = '\0';
+		err->call[0] = '\0';
+		err->subject[0] = '\0';
 	}
+}
+
+void ct_err_call(struct ct_err *err, const char *call, const char *subject)
+{
+	if (!err || !err->name[0] || err->call[0])
+		return;
+	snprintf(err->call, sizeof err->call, "%s", call);
+	snprintf(err->subject, sizeof err->subject, "%s", subject ? subject : "");
+}
+
+/* A message cut to fit its buffer must not end inside a UTF-8 character:
+ * it goes into JSON records and /errors.  Drop a trailing incomplete
+ * sequence. */
+static void trim_partial_utf8(char *s)
+{
+	size_t n = strlen(s), lead = n;
+	while (lead > 0 && n - lead < 4 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80)
+		lead--;
+	if (lead == 0)
+		return;
+	unsigned char c = (unsigned char)s[lead - 1];
+	size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+	if (c >= 0x80 && n - (lead - 1) < want)
+		s[lead - 1] = '\0';
 }
 
 int ct_fail(struct ct_err *err, const char *name, const char *fmt, ...)
 {
 	if (err) {
 		snprintf(err->name, sizeof err->name, "%s", name);
+		err->call[0] = err->subject[0] = '\0';
 		va_list ap;
 		va_start(ap, fmt);
-		vsnprintf(err->message, sizeof err->message, fmt, ap);
+		int n = vsnprintf(err->message, sizeof err->message, fmt, ap);
 		va_end(ap);
+		if (n >= (int)sizeof err->message)
+			trim_partial_utf8(err->message);
 	}
 	return -ct_errno_for(name);
 }
@@ -51,6 +80,7 @@ int ct_fail_errno(struct ct_err *err, int errnum, const char *what)
 		errnum = -errnum;
 	if (err) {
 		snprintf(err->name, sizeof err->name, "InternalFailure");
+		err->call[0] = err->subject[0] = '\0';
 		snprintf(err->message, sizeof err->message, "%s: %s", what, strerror(errnum));
 	}
 	return -errnum;

@@ -13,6 +13,12 @@
 struct ct_err {
 	char name[96];                       /* e.g. "InvalidTrailNameException" */
 	char message[CT_ERR_MESSAGE_MAX];    /* e.g. "trail names may not ..." */
+	/* The API call that failed and what it named (a trail or a bucket),
+	 * so that the rejection, once final, is recorded as that call's
+	 * management event with errorCode and errorMessage.  "" when unknown.
+	 * Set with ct_err_call after the failure; ct_fail clears them. */
+	char call[40];
+	char subject[CT_TRAIL_NAME_MAX + 1];
 };
 
 /* The errno for an AWS error name (positive):
@@ -37,6 +43,10 @@ int ct_fail_errno(struct ct_err *err, int errnum, const char *what);
 /* Put printf-style text in front of err's message (cut to fit). */
 void ct_err_prefix(struct ct_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Name the failed call (when err is not NULL, holds a failure, and no
+ * call is named yet: the innermost API call wins). */
+void ct_err_call(struct ct_err *err, const char *call, const char *subject);
 
 /* Clear an error to empty strings. */
 void ct_err_clear(struct ct_err *err);

@@ -20,7 +20,7 @@
  * record does not pin its memory for the rest of the open file. */
 #define CARRY_KEEP (1024 * 1024)
 
-#define UUID_LEN 36
+#define UUID_LEN EVENT_UUID_LEN
 /* Random bytes fetched at once when normalising a write's records: IDs for 32. */
 #define RANDOM_POOL 512
 #define UUID_BYTES 16
@@ -135,37 +135,60 @@ static void scratch_release(struct scratch *sx)
 	buf_release(&sx->out);
 }
 
-/* A random (version 4) UUID. */
-static int uuid4(struct scratch *sx, char out[UUID_LEN + 1])
+/* Sixteen random bytes as a version 4 UUID. */
+static void format_uuid4(unsigned char r[16], char out[UUID_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char r[16];
-	if (sx->random_left < sizeof r) {
-		size_t got = 0;
-		while (got < sx->random_fill) {
-			ssize_t k = getrandom(sx->random + got, sx->random_fill - got, 0);
-			if (k < 0) {
-				if (errno == EINTR)
-					continue;
-				return -errno;
-			}
-			got += (size_t)k;
-		}
-		sx->random_left = sx->random_fill;
-	}
-	sx->random_left -= sizeof r;
-	memcpy(r, sx->random + sx->random_left, sizeof r);
 	r[6] = (unsigned char)((r[6] & 0x0F) | 0x40);   /* version 4 */
 	r[8] = (unsigned char)((r[8] & 0x3F) | 0x80);   /* RFC 4122 variant */
 	size_t o = 0;
-	for (size_t i = 0; i < sizeof r; i++) {
+	for (size_t i = 0; i < 16; i++) {
 		if (i == 4 || i == 6 || i == 8 || i == 10)
 			out[o++] = '-';
 		out[o++] = hex[r[i] >> 4];
 		out[o++] = hex[r[i] & 0x0F];
 	}
 	out[o] = '\0';
+}
+
+static int fill_random(unsigned char *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = getrandom(p + got, n - got, 0);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		got += (size_t)k;
+	}
 	return 0;
+}
+
+/* A random (version 4) UUID, from the write's pool of random bytes. */
+static int uuid4(struct scratch *sx, char out[UUID_LEN + 1])
+{
+	unsigned char r[16];
+	if (sx->random_left < sizeof r) {
+		int e = fill_random(sx->random, sx->random_fill);
+		if (e < 0)
+			return e;
+		sx->random_left = sx->random_fill;
+	}
+	sx->random_left -= sizeof r;
+	memcpy(r, sx->random + sx->random_left, sizeof r);
+	format_uuid4(r, out);
+	return 0;
+}
+
+int event_uuid(char out[EVENT_UUID_LEN + 1])
+{
+	unsigned char r[16];
+	int e = fill_random(r, sizeof r);
+	if (e == 0)
+		format_uuid4(r, out);
+	return e;
 }
 
 /* ---- eventTime ---- */

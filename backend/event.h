@@ -88,6 +88,11 @@ int event_normalize(const json *record, const struct event_ctx *ctx, struct even
  * cloudfront, route53, waf (as eventSource NAME.amazonaws.com). */
 bool event_source_global(const char *source);
 
+/* A fresh random (version 4) UUID, lower-case, e.g. for a requestID.
+ * 0 or -errno from getrandom. */
+#define EVENT_UUID_LEN 36
+int event_uuid(char out[EVENT_UUID_LEN + 1]);
+
 /* The /events stream of one open file. */
 struct event_stream {
 	struct buf carry;       /* bytes of an unfinished top-level value */

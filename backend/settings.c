@@ -111,17 +111,26 @@ static int read_config(const struct trail *t, struct buf *out)
 	return r;
 }
 
-int settings_read(struct ct *ct, const char *trail, const char *file, struct buf *out,
-		  struct ct_err *err)
+int settings_read(struct ct *ct, const struct ct_caller *who, const char *trail,
+		  const char *file, struct buf *out, struct ct_err *err)
 {
 	const struct file_def *d = find(file);
 	if (!d)
 		return -ENOENT;
 	if (d->kind == K_STATUS)
-		return ct_get_trail_status_json(ct, trail, out, err);
+		return ct_get_trail_status_json(ct, who, trail, out, err);
+	/* Each file is read with the call that answers it, so that its record
+	 * names that call: the selector files GetEventSelectors, tags ListTags,
+	 * the others GetTrail. */
 	struct trail t;
 	trail_init(&t);
-	int r = ct_get_trail(ct, trail, &t, err);
+	int r;
+	if (d->kind == K_MGMT || d->kind == K_DATA)
+		r = ct_get_event_selectors(ct, who, trail, &t.sel, err);
+	else if (d->kind == K_TAGS)
+		r = ct_list_tags(ct, who, trail, &t.tags, &t.n_tags, err);
+	else
+		r = ct_get_trail(ct, who, trail, &t, err);
 	if (r < 0) {
 		trail_release(&t);
 		return r;
@@ -448,7 +457,7 @@ static int parse_config(struct ct *ct, const char *trail, const char *text, size
 	}
 	struct trail cur;
 	trail_init(&cur);
-	int r = ct_get_trail(ct, trail, &cur, err);
+	int r = ct_get_trail(ct, NULL, trail, &cur, err);
 	if (r == 0 && !json_is_object(doc))
 		r = ct_fail(err, "InvalidParameterException",
 			    "config.json must be a JSON object of Trail members");
@@ -681,6 +690,24 @@ static bool looks_complete(const struct file_def *d, const char *text, size_t le
 	return len && text[len - 1] == '\n';
 }
 
+/* The API call a write to the file stands for, to name a value that was
+ * refused before any call was made. */
+static const char *call_of(const struct file_def *d, const char *text, size_t len)
+{
+	switch (d->kind) {
+	case K_MGMT:
+	case K_DATA: return "PutEventSelectors";
+	case K_TAGS: return "AddTags";
+	case K_LOGGING:
+		while (len && (*text == ' ' || *text == '\t')) {
+			text++;
+			len--;
+		}
+		return len >= 3 && !memcmp(text, "off", 3) ? "StopLogging" : "StartLogging";
+	default: return "UpdateTrail";
+	}
+}
+
 static int run(struct ct *ct, const struct ct_caller *who, const struct file_def *d,
 	       const char *trail, const char *text, size_t len, bool partial, unsigned flags,
 	       struct ct_err *err)
@@ -693,6 +720,8 @@ static int run(struct ct *ct, const struct ct_caller *who, const struct file_def
 	plan_release(&p);
 	if (r == -ENOMEM)
 		r = ct_fail_errno(err, ENOMEM, d->name);
+	if (r < 0)
+		ct_err_call(err, call_of(d, text, len), trail);
 	return r < 0 ? r : 0;
 }
 
@@ -719,9 +748,10 @@ int settings_apply(struct ct *ct, const struct ct_caller *who, const char *trail
 
 /* ---- a bucket's policy.json ---- */
 
-int settings_bucket_read(struct ct *ct, const char *bucket, struct buf *out, struct ct_err *err)
+int settings_bucket_read(struct ct *ct, const struct ct_caller *who, const char *bucket,
+			 struct buf *out, struct ct_err *err)
 {
-	int r = ct_get_bucket_policy(ct, bucket, out, err);
+	int r = ct_get_bucket_policy(ct, who, bucket, out, err);
 	if (r == -ENODATA)
 		return 0;   /* no policy: an empty file */
 	if (r == 0 && out->len && out->data[out->len - 1] != '\n')

@@ -25,8 +25,8 @@ const char *const *settings_trail_files(void);
 #define SETTINGS_BUCKET_POLICY "policy.json"
 
 /* Append the file's content to out.  trail must exist (TrailNotFound). */
-int settings_read(struct ct *ct, const char *trail, const char *file, struct buf *out,
-		  struct ct_err *err);
+int settings_read(struct ct *ct, const struct ct_caller *who, const char *trail,
+		  const char *file, struct buf *out, struct ct_err *err);
 
 /* Check what has arrived so far.  A value that is complete as it stands
  * (ends in a newline, or is a whole JSON document) gets every check; one
@@ -40,7 +40,8 @@ int settings_apply(struct ct *ct, const struct ct_caller *who, const char *trail
 		   const char *file, const char *text, size_t len, struct ct_err *err);
 
 /* The same pair for a bucket's policy.json (PutBucketPolicy / DeleteBucketPolicy). */
-int settings_bucket_read(struct ct *ct, const char *bucket, struct buf *out, struct ct_err *err);
+int settings_bucket_read(struct ct *ct, const struct ct_caller *who, const char *bucket,
+			 struct buf *out, struct ct_err *err);
 int settings_bucket_check(struct ct *ct, const struct ct_caller *who, const char *bucket,
 			  const char *text, size_t len, struct ct_err *err);
 int settings_bucket_apply(struct ct *ct, const struct ct_caller *who, const char *bucket,

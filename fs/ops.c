@@ -208,11 +208,11 @@ static size_t content_size(struct fs *fs, const struct where *w)
 	size_t n = 0;
 	switch (w->kind) {
 	case N_SETTING:
-		if (settings_read(fs->ct, w->name, w->file, &b, NULL) == 0)
+		if (settings_read(fs->ct, NULL, w->name, w->file, &b, NULL) == 0)
 			n = b.len;
 		break;
 	case N_POLICY:
-		if (settings_bucket_read(fs->ct, w->name, &b, NULL) == 0)
+		if (settings_bucket_read(fs->ct, NULL, w->name, &b, NULL) == 0)
 			n = b.len;
 		break;
 	case N_ERRORS:
@@ -556,6 +556,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	buf_init(&l->names, 64u * 1024 * 1024);
 	buf_init(&l->kinds, 1024u * 1024);
+	/* opendir of /trails is DescribeTrails, of /buckets ListBuckets: one
+	 * call per opendir, whatever the kernel caches. */
+	struct ct_caller who;
+	caller_of(req, &who);
 	int r = list_add(l, ".", true);
 	if (r == 0)
 		r = list_add(l, "..", true);
@@ -569,11 +573,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		if (r == 0) r = list_add(l, "trails", true);
 		break;
 	case N_TRAILS:
-		if (r == 0 && (r = ct_describe_trails(fs->ct, &names, &n)) == 0)
+		if (r == 0 && (r = ct_describe_trails(fs->ct, &who, &names, &n)) == 0)
 			r = list_names(l, names, n, true);
 		break;
 	case N_BUCKETS:
-		if (r == 0 && (r = ct_list_buckets(fs->ct, &names, &n)) == 0)
+		if (r == 0 && (r = ct_list_buckets(fs->ct, &who, &names, &n)) == 0)
 			r = list_names(l, names, n, true);
 		break;
 	case N_TRAIL: {
@@ -738,12 +742,16 @@ static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 	int r = 0;
 	struct ct_err err;
 	ct_err_clear(&err);
+	/* Opening to read is the call that answers the file (GetTrail,
+	 * GetTrailStatus, GetBucketPolicy, GetObject, ...), once per open. */
+	struct ct_caller who;
+	caller_of(req, &who);
 	if (acc != O_WRONLY) {
 		switch (w->kind) {
-		case N_SETTING: r = settings_read(fs->ct, w->name, w->file, &h->snapshot, &err); break;
-		case N_POLICY: r = settings_bucket_read(fs->ct, w->name, &h->snapshot, &err); break;
+		case N_SETTING: r = settings_read(fs->ct, &who, w->name, w->file, &h->snapshot, &err); break;
+		case N_POLICY: r = settings_bucket_read(fs->ct, &who, w->name, &h->snapshot, &err); break;
 		case N_ERRORS: r = ct_render_errors(fs->ct, &h->snapshot); break;
-		case N_VIEW_FILE: r = ct_view_read(fs->ct, w->name, w->view, w->sub, &h->snapshot); break;
+		case N_VIEW_FILE: r = ct_view_read(fs->ct, &who, w->name, w->view, w->sub, &h->snapshot); break;
 		default: break;
 		}
 	}

@@ -79,14 +79,14 @@ eq "status before: logging since the trail was made" \
 echo 1800000600 > "$CLOCK"
 check "echo off > logging (StopLogging)" bash -c "echo off > $T/logging"
 eq "logging reads off" off "$(cat $T/logging)"
-eq "status has IsLogging false and StopLoggingTime" \
-	'{"IsLogging":false,"StartLoggingTime":"2027-01-15T08:00:00Z","StopLoggingTime":"2027-01-15T08:10:00Z"}' \
+eq "status has IsLogging false, StopLoggingTime, and the delivery StopLogging made" \
+	'{"IsLogging":false,"LatestDeliveryTime":"2027-01-15T08:10:00Z","StartLoggingTime":"2027-01-15T08:00:00Z","StopLoggingTime":"2027-01-15T08:10:00Z"}' \
 	"$(cat $T/status)"
 echo 1800001200 > "$CLOCK"
 check "echo on > logging (StartLogging)" bash -c "echo on > $T/logging"
 eq "logging reads on" on "$(cat $T/logging)"
 eq "StartLoggingTime is updated, StopLoggingTime kept" \
-	'{"IsLogging":true,"StartLoggingTime":"2027-01-15T08:20:00Z","StopLoggingTime":"2027-01-15T08:10:00Z"}' \
+	'{"IsLogging":true,"LatestDeliveryTime":"2027-01-15T08:10:00Z","StartLoggingTime":"2027-01-15T08:20:00Z","StopLoggingTime":"2027-01-15T08:10:00Z"}' \
 	"$(cat $T/status)"
 refused "echo yes > logging is refused" "Invalid argument" InvalidParameterException \
 	"echo yes > $T/logging"

@@ -47,12 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pick == n) {
 		settings_bucket_check(ct, NULL, "fuzz-bucket", text, len, &err);
 		settings_bucket_apply(ct, NULL, "fuzz-bucket", text, len, &err);
-		settings_bucket_read(ct, "fuzz-bucket", &out, &err);
+		settings_bucket_read(ct, NULL, "fuzz-bucket", &out, &err);
 	} else {
 		settings_check(ct, NULL, "fuzz", files[pick], text, len, &err);
 		settings_apply(ct, NULL, "fuzz", files[pick], text, len, &err);
 		/* Whatever was accepted must read back and be accepted again. */
-		if (settings_read(ct, "fuzz", files[pick], &out, &err) == 0 &&
+		if (settings_read(ct, NULL, "fuzz", files[pick], &out, &err) == 0 &&
 		    settings_trail_file(files[pick]) == SETTING_RW &&
 		    settings_apply(ct, NULL, "fuzz", files[pick], out.data ? out.data : "", out.len,
 				   &err) < 0 &&

@@ -76,7 +76,7 @@ static void test_create_defaults(struct ct *ct)
 	ok(ct_create_trail(ct, NULL, "main", &err) == 0, "CreateTrail main");
 	struct trail t;
 	trail_init(&t);
-	ok(ct_get_trail(ct, "main", &t, &err) == 0, "GetTrail main");
+	ok(ct_get_trail(ct, NULL, "main", &t, &err) == 0, "GetTrail main");
 	ok(t.multi_region && t.global_events && t.validation && t.logging,
 	   "console defaults: multi-region, global events, validation, logging");
 	ok(t.sel.mgmt == RW_ALL && t.sel.n_res == 0, "management events All, no data events");
@@ -87,7 +87,7 @@ static void test_create_defaults(struct ct *ct)
 	ok(ct_bucket_exists(ct, t.bucket), "the bucket was created");
 	struct buf policy;
 	buf_init(&policy, CT_POLICY_MAX);
-	ok(ct_get_bucket_policy(ct, t.bucket, &policy, &err) == 0 &&
+	ok(ct_get_bucket_policy(ct, NULL, t.bucket, &policy, &err) == 0 &&
 	   strstr(policy.data, "AWSCloudTrailWrite20150319") && strstr(policy.data, "trail/main"),
 	   "with CloudTrail's policy for this trail");
 	buf_release(&policy);
@@ -95,7 +95,7 @@ static void test_create_defaults(struct ct *ct)
 
 	struct buf status;
 	buf_init(&status, 4096);
-	ok(ct_get_trail_status_json(ct, "main", &status, &err) == 0 &&
+	ok(ct_get_trail_status_json(ct, NULL, "main", &status, &err) == 0 &&
 	   !strcmp(status.data, "{\"IsLogging\":true,\"StartLoggingTime\":\"2026-01-01T00:00:00Z\"}\n"),
 	   "status JSON: %s", status.data);
 	buf_release(&status);
@@ -105,7 +105,7 @@ static void test_create_defaults(struct ct *ct)
 	   !strcmp(err.name, "TrailAlreadyExistsException"), "CreateTrail again: TrailAlreadyExists");
 	ok(ct_create_trail(ct, NULL, "my--trail", &err) == -EINVAL &&
 	   !strcmp(err.name, "InvalidTrailNameException"), "a bad name: InvalidTrailName");
-	ok(ct_get_trail(ct, "nope", &t, &err) == -ENOENT && !strcmp(err.name, "TrailNotFoundException") &&
+	ok(ct_get_trail(ct, NULL, "nope", &t, &err) == -ENOENT && !strcmp(err.name, "TrailNotFoundException") &&
 	   strstr(err.message, "Unknown trail: nope for the user: "), "GetTrail unknown: %s", err.message);
 }
 
@@ -116,18 +116,18 @@ static void test_logging(struct ct *ct)
 	ok(ct_stop_logging(ct, NULL, "main", 0, &err) == 0, "StopLogging");
 	struct buf status;
 	buf_init(&status, 4096);
-	ct_get_trail_status_json(ct, "main", &status, &err);
+	ct_get_trail_status_json(ct, NULL, "main", &status, &err);
 	ok(!strcmp(status.data, "{\"IsLogging\":false,\"StartLoggingTime\":\"2026-01-01T00:00:00Z\","
 				"\"StopLoggingTime\":\"2026-01-01T01:00:00Z\"}\n"), "status after stop: %s",
 	   status.data);
 	set_clock(1767232800);   /* 02:00 */
 	ok(ct_start_logging(ct, NULL, "main", CT_DRY_RUN, &err) == 0, "StartLogging dry run");
 	buf_reset(&status);
-	ct_get_trail_status_json(ct, "main", &status, &err);
+	ct_get_trail_status_json(ct, NULL, "main", &status, &err);
 	ok(strstr(status.data, "\"IsLogging\":false"), "a dry run changes nothing");
 	ok(ct_start_logging(ct, NULL, "main", 0, &err) == 0, "StartLogging");
 	buf_reset(&status);
-	ct_get_trail_status_json(ct, "main", &status, &err);
+	ct_get_trail_status_json(ct, NULL, "main", &status, &err);
 	ok(strstr(status.data, "\"IsLogging\":true") && strstr(status.data, "\"StartLoggingTime\":\"2026-01-01T02:00:00Z\""),
 	   "StartLoggingTime moves: %s", status.data);
 	buf_release(&status);
@@ -151,7 +151,7 @@ static void test_update(struct ct *ct)
 	   !ct_bucket_exists(ct, "fresh-bucket-for-main"), "a dry run creates no bucket");
 	ok(ct_update_trail(ct, NULL, "main", &u2, 0, &err) == 0, "bucket and prefix together");
 	ok(ct_bucket_exists(ct, "fresh-bucket-for-main"), "an unknown bucket is created");
-	ct_get_trail(ct, "main", &t, &err);
+	ct_get_trail(ct, NULL, "main", &t, &err);
 	ok(!strcmp(t.bucket, "fresh-bucket-for-main") && !strcmp(t.prefix, "audit"), "both applied");
 	trail_release(&t);
 
@@ -181,7 +181,7 @@ static void test_update(struct ct *ct)
 	ok(ct_update_trail(ct, NULL, "main", &u6, 0, &err) == -EACCES &&
 	   !strcmp(err.name, "InsufficientSnsTopicPolicyException"), "an unknown topic is refused");
 
-	ct_get_trail(ct, "main", &t, &err);
+	ct_get_trail(ct, NULL, "main", &t, &err);
 	ok(!t.multi_region && !t.global_events && !*t.kms_key_arn && !*t.sns_topic_arn,
 	   "refused updates changed nothing");
 	trail_release(&t);
@@ -196,12 +196,12 @@ static void test_tags_selectors(struct ct *ct)
 	ok(ct_add_tags(ct, NULL, "main", one, 1, 0, &err) == 0, "AddTags replaces a value");
 	struct tag *tags;
 	size_t n;
-	ok(ct_list_tags(ct, "main", &tags, &n, &err) == 0 && n == 2 &&
+	ok(ct_list_tags(ct, NULL, "main", &tags, &n, &err) == 0 && n == 2 &&
 	   !strcmp(tags[1].key, "env") && !strcmp(tags[1].value, "staging"), "ListTags");
 	ct_tags_free(tags, n);
 	struct tag gone[] = { { "team", NULL } };
 	ok(ct_remove_tags(ct, NULL, "main", gone, 1, 0, &err) == 0, "RemoveTags");
-	ct_list_tags(ct, "main", &tags, &n, &err);
+	ct_list_tags(ct, NULL, "main", &tags, &n, &err);
 	ok(n == 1 && !strcmp(tags[0].key, "env"), "one tag left");
 	ct_tags_free(tags, n);
 
@@ -225,7 +225,7 @@ static void test_tags_selectors(struct ct *ct)
 	ok(ct_put_event_selectors(ct, NULL, "main", &sel, 0, &err) == 0, "PutEventSelectors");
 	selectors_release(&sel);
 	struct selectors got;
-	ok(ct_get_event_selectors(ct, "main", &got, &err) == 0 && got.mgmt == RW_WRITE &&
+	ok(ct_get_event_selectors(ct, NULL, "main", &got, &err) == 0 && got.mgmt == RW_WRITE &&
 	   got.n_res == 1 && got.res[0].rw == RW_READ, "GetEventSelectors gives them back");
 	selectors_release(&got);
 
@@ -233,7 +233,7 @@ static void test_tags_selectors(struct ct *ct)
 	mgmt_only.mgmt = RW_NONE;
 	struct ct_change m = { .selectors = &mgmt_only, .selector_parts = CT_SEL_MGMT, .logging = -1 };
 	ok(ct_apply(ct, NULL, "main", &m, 0, &err) == 0, "changing only the management part");
-	ct_get_event_selectors(ct, "main", &got, &err);
+	ct_get_event_selectors(ct, NULL, "main", &got, &err);
 	ok(got.mgmt == RW_NONE && got.n_res == 1, "the data resources stay");
 	selectors_release(&got);
 }
@@ -288,7 +288,7 @@ static void test_create_race(struct ct *ct)
 	ok(wins == 3 && full == 5, "8 threads for 3 places: 3 win, 5 get EDQUOT (%d, %d)", wins, full);
 	char **list;
 	size_t n;
-	ok(ct_describe_trails(ct, &list, &n) == 0 && n == 5, "five trails listed");
+	ok(ct_describe_trails(ct, NULL, &list, &n) == 0 && n == 5, "five trails listed");
 	for (size_t i = 1; i < n; i++)
 		if (strcmp(list[i - 1], list[i]) >= 0)
 			n = 0;
@@ -301,7 +301,7 @@ static void test_delete_and_reopen(struct ct **ctp)
 	struct ct_err err;
 	struct trail before;
 	trail_init(&before);
-	ct_get_trail(*ctp, "main", &before, &err);
+	ct_get_trail(*ctp, NULL, "main", &before, &err);
 	ok(ct_delete_trail(*ctp, NULL, "contested", &err) == 0, "DeleteTrail");
 	ok(!ct_trail_exists(*ctp, "contested"), "it is gone");
 	ok(ct_delete_trail(*ctp, NULL, "contested", &err) == -ENOENT, "DeleteTrail again: not found");
@@ -309,7 +309,7 @@ static void test_delete_and_reopen(struct ct **ctp)
 	*ctp = open_ct(NULL, NULL, &err);
 	struct trail after;
 	trail_init(&after);
-	ok(*ctp && ct_get_trail(*ctp, "main", &after, &err) == 0, "reopened, main is there");
+	ok(*ctp && ct_get_trail(*ctp, NULL, "main", &after, &err) == 0, "reopened, main is there");
 	json *a = trail_to_state_json(&before), *b = trail_to_state_json(&after);
 	char *ta = json_print(a, false), *tb = json_print(b, false);
 	ok(ta && tb && !strcmp(ta, tb), "main is exactly as it was");

@@ -162,7 +162,7 @@ static void test_bad_records(void)
 	char name[128];
 	for (size_t i = 0; i < N_OF(bad_records); i++) {
 		struct event e;
-		struct ct_err err = {{0}, {0}};
+		struct ct_err err = {{0}, {0}, {0}, {0}};
 		int r = norm(bad_records[i].record, &ctx, &e, &err);
 		bool zero = !e.json && !e.resources && !e.n_resources;
 		ok(r == -EINVAL && err_ok(&err, bad_records[i].want) && zero, "refused: %s",

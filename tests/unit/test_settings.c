@@ -18,7 +18,7 @@ static char *read_setting(const char *file)
 	struct buf b;
 	buf_init(&b, 1 << 20);
 	struct ct_err err;
-	if (settings_read(ct, "main", file, &b, &err) < 0) {
+	if (settings_read(ct, NULL, "main", file, &b, &err) < 0) {
 		buf_release(&b);
 		return strdup("<error>");
 	}
@@ -181,7 +181,7 @@ static void test_bucket_policy(void)
 	ok(ct_create_bucket(ct, NULL, "policy-bucket", &err) == 0, "a bucket");
 	struct buf b;
 	buf_init(&b, 1 << 16);
-	ok(settings_bucket_read(ct, "policy-bucket", &b, &err) == 0 && b.len == 0,
+	ok(settings_bucket_read(ct, NULL, "policy-bucket", &b, &err) == 0 && b.len == 0,
 	   "no policy reads as empty");
 	const char *good = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
 			   "\"Principal\":\"*\",\"Action\":\"s3:GetObject\","
@@ -194,14 +194,14 @@ static void test_bucket_policy(void)
 	   !strcmp(err.name, "MalformedPolicy"), "but not when applied unfinished");
 	ok(settings_bucket_apply(ct, NULL, "policy-bucket", good, strlen(good), &err) == 0, "applied");
 	buf_reset(&b);
-	settings_bucket_read(ct, "policy-bucket", &b, &err);
+	settings_bucket_read(ct, NULL, "policy-bucket", &b, &err);
 	ok(strstr(b.data, "s3:GetObject") && b.data[b.len - 1] == '\n', "reads back, with a newline");
 	const char *bad = "{\"Statement\":[{\"Effect\":\"Maybe\"}]}";
 	ok(settings_bucket_check(ct, NULL, "policy-bucket", bad, strlen(bad), &err) == -EINVAL,
 	   "a malformed policy fails the check: %s", err.message);
 	ok(settings_bucket_apply(ct, NULL, "policy-bucket", "\n", 1, &err) == 0, "an empty value deletes it");
 	buf_reset(&b);
-	settings_bucket_read(ct, "policy-bucket", &b, &err);
+	settings_bucket_read(ct, NULL, "policy-bucket", &b, &err);
 	ok(b.len == 0, "gone");
 	buf_release(&b);
 }
