@@ -635,13 +635,34 @@ static int file_slot(int dfd, const char *name)
 	return S_ISREG(st.st_mode) ? 0 : -EEXIST;
 }
 
+/* Unlink the temporary files of name in dfd (".NAME.tmp.TID", any TID):
+ * what writers killed mid-write left.  True if any went. */
+static bool sweep_temps(int dfd, const char *name)
+{
+	int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	if (dup >= 0 && !d)
+		close(dup);
+	bool removed = false;
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (is_temp(e->d_name, name) && unlinkat(dfd, e->d_name, 0) == 0)
+			removed = true;
+	if (d)
+		closedir(d);
+	return removed;
+}
+
 /* Replace name in dfd with data, durably: write_file_durable's steps, with
  * the temporary file named ".NAME.tmp.TID" so that a listing can tell it
  * from a key.  The thread ID makes it unique among the writers alive (one
  * thread writes one file at a time); a file of that name is a dead writer's,
- * so O_TRUNC reuses it.  0 or -errno; -EAGAIN when the directory was
- * removed under us (a concurrent prune: start again); -EEXIST when a
- * directory took the name. */
+ * so O_TRUNC reuses it.  A writer killed mid-write leaves its temporary
+ * file, and the writer that later writes the key (a redone delivery) runs on
+ * another thread: so once the new file is in place, the key's leftover
+ * temporary files are swept.  (A live writer of the same key whose file is
+ * swept finds it gone at its rename and starts again: -EAGAIN.)  0 or
+ * -errno; -EAGAIN when the directory was removed under us (a concurrent
+ * prune: start again); -EEXIST when a directory took the name. */
 static int write_at(int dfd, const char *name, const void *data, size_t len)
 {
 	char tmp[NAME_MAX + 1];
@@ -662,11 +683,12 @@ static int write_at(int dfd, const char *name, const void *data, size_t len)
 		else
 			r = errno == ENOENT ? -EAGAIN : -errno;
 	}
-	if (r < 0)
+	if (r < 0) {
 		unlinkat(dfd, tmp, 0);
-	else if (fsync(dfd) < 0)
-		r = -errno;
-	return r;
+		return r;
+	}
+	(void)sweep_temps(dfd, name);
+	return fsync(dfd) < 0 ? -errno : 0;
 }
 
 /* Remove name from k's directory below root (nothing there is fine), with
@@ -684,15 +706,8 @@ static int remove_at(int root, const struct key_path *k, const char *name)
 		removed = true;
 	else if (errno != ENOENT && errno != EISDIR)   /* EISDIR: a prefix, no object */
 		r = -errno;
-	int dup = r == 0 ? fcntl(dir, F_DUPFD_CLOEXEC, 0) : -1;
-	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
-	if (dup >= 0 && !d)
-		close(dup);
-	for (struct dirent *e; d && (e = readdir(d));)
-		if (is_temp(e->d_name, name) && unlinkat(dir, e->d_name, 0) == 0)
-			removed = true;
-	if (d)
-		closedir(d);
+	if (r == 0 && sweep_temps(dir, name))
+		removed = true;
 	if (removed && fsync(dir) < 0 && r == 0)
 		r = -errno;
 	close(dir);

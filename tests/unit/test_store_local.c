@@ -498,6 +498,21 @@ static void test_object_delete(struct store *s)
 	   !exists(at(".meta/objs/objects/a.json")), "delete an object and its sidecar");
 	ok(s->ops->object_delete(s, "objs", "a") == 0, "delete it again: 0");
 	ok(s->ops->object_delete(s, "objs", "never/was") == 0, "delete a key that never was: 0");
+	/* A put killed mid-write left temporary files of its key, object and
+	 * sidecar; the put that later writes the key (on another thread) takes
+	 * them, and leaves a neighbour's alone. */
+	write_text(at("objs/b/y/.z.tmp.31337"), "partial");
+	write_text(at(".meta/objs/objects/b/y/.z.json.tmp.31337"), "partial");
+	write_text(at("objs/b/y/.w.tmp.31337"), "partial");
+	struct store_object_info in;
+	memset(&in, 0, sizeof in);
+	in.meta[0] = (struct store_meta_entry){ "k", "v" };
+	in.n_meta = 1;
+	ok(s->ops->object_put(s, "objs", "b/y/z", "redo", 4, &in) == 0 &&
+	   !exists(at("objs/b/y/.z.tmp.31337")) && !exists(at(".meta/objs/objects/b/y/.z.json.tmp.31337")),
+	   "a put sweeps its key's leftover temporary files, object and sidecar");
+	ok(exists(at("objs/b/y/.w.tmp.31337")), "but not another key's");
+	unlink(at("objs/b/y/.w.tmp.31337"));
 	write_text(at("objs/b/y/.z.tmp.4242"), "partial");
 	ok(s->ops->object_delete(s, "objs", "b/y/z") == 0 && !exists(at("objs/b/y/.z.tmp.4242")) &&
 	   exists(at("objs/b/y/w")), "delete takes the key's leftover temp files, not its neighbours");
