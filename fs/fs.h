@@ -32,6 +32,9 @@ void nodes_release(struct nodes *t);
 uint64_t nodes_lookup(struct nodes *t, const char *path);
 /* Append the path of ino to out.  -ENOENT for an unknown or detached inode. */
 int nodes_path(struct nodes *t, uint64_t ino, struct buf *out);
+/* The inode the kernel knows path by, without counting a lookup; 0 when
+ * the kernel has not looked it up (so it caches nothing of it). */
+uint64_t nodes_find(struct nodes *t, const char *path);
 /* The kernel forgets n lookups of ino. */
 void nodes_forget(struct nodes *t, uint64_t ino, uint64_t n);
 /* After a rename: the inode at from is now at to; the one that was at to
@@ -99,6 +102,22 @@ uint64_t handles_add(struct handles *t, void *obj, void (*free_fn)(void *));
 void *handles_get(struct handles *t, uint64_t id);
 void handles_put(struct handles *t, uint64_t id);
 
+/* ---- kernel cache invalidation (inval.c) ----
+ * Queued and sent from a thread of its own, so that callers may hold what
+ * the kernel needs to act on the notification. */
+struct inval;
+struct fuse_session;
+struct fs;
+int inval_start(struct fs *fs, struct fuse_session *se);
+/* Stop before the session is destroyed; later calls do nothing. */
+void inval_stop(struct fs *fs);
+/* Forget the attributes and cached listing or pages of path's inode. */
+void inval_inode(struct fs *fs, const char *path);
+/* Forget the name in directory dir (and so everything below it). */
+void inval_entry(struct fs *fs, const char *dir, const char *name);
+/* The delivery callback (ct_delivered_fn, ctx the struct fs). */
+void inval_delivered(void *ctx, const struct delivered_file *files, size_t n);
+
 /* ---- the daemon context ---- */
 struct fs {
 	struct ct *ct;
@@ -111,6 +130,7 @@ struct fs {
 	struct nodes nodes;
 	struct scratch scratch;
 	struct handles handles;
+	struct inval *inval;    /* NULL when not (or no longer) mounted */
 };
 
 /* The low-level operations table (ops.c). */

@@ -327,8 +327,9 @@ int main(int argc, char **argv)
 	if (!cmd.foreground)
 		lock_names_this_process(state);
 	/* Threads only now: fuse_daemonize forks, and threads do not follow. */
-	if (ct_start_delivery(fs.ct, NULL, NULL) < 0) {
+	if (inval_start(&fs, se) < 0 || ct_start_delivery(fs.ct, inval_delivered, &fs) < 0) {
 		fprintf(stderr, "trailfs: cannot start delivering\n");
+		inval_stop(&fs);
 		fuse_session_unmount(se);
 		goto out_signals;
 	}
@@ -348,6 +349,7 @@ int main(int argc, char **argv)
 	/* A signal ends the loop with the signal's number: a clean unmount. */
 	if (ret > 0)
 		ret = 0;
+	inval_stop(&fs);
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -105,6 +105,15 @@ uint64_t nodes_lookup(struct nodes *t, const char *path)
 	return ino;
 }
 
+uint64_t nodes_find(struct nodes *t, const char *path)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *n = find_path(t, path);
+	uint64_t ino = n && n->nlookup ? n->ino : 0;
+	pthread_mutex_unlock(&t->lock);
+	return ino;
+}
+
 int nodes_path(struct nodes *t, uint64_t ino, struct buf *out)
 {
 	pthread_mutex_lock(&t->lock);

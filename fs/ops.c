@@ -626,6 +626,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	/* A view's listing changes only when a delivery adds to it, and then
+	 * inval_delivered says so: the kernel may keep it until then. */
+	if (w.kind == N_VIEW_DIR) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	if (fuse_reply_open(req, fi) != 0)
 		handles_put(&fs->handles, fi->fh);
 }
@@ -886,7 +892,15 @@ static int apply(struct fs *fs, const struct ct_caller *who, const struct where 
 {
 	if (w->kind == N_POLICY)
 		return settings_bucket_apply(fs->ct, who, w->name, text, len, err);
-	return settings_apply(fs->ct, who, w->name, w->file, text, len, err);
+	int r = settings_apply(fs->ct, who, w->name, w->file, text, len, err);
+	/* The views show the trail's delivery location: when it may have
+	 * moved, whatever the kernel keeps of them is stale. */
+	if (r == 0 && (!strcmp(w->file, "s3_bucket") || !strcmp(w->file, "s3_key_prefix") ||
+		       !strcmp(w->file, "config.json"))) {
+		inval_entry(fs, w->dir, "logs");
+		inval_entry(fs, w->dir, "raw");
+	}
+	return r;
 }
 
 /* Writes to a setting accumulate in arrival order (offsets are ignored: a

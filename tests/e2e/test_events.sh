@@ -105,7 +105,26 @@ sleep 1.5
 eq "nothing of the refused writes was delivered" "$before" "$(ingested trails/all/logs/*/*/*/*/*.json | wc -l)"
 
 check "logs are read-only" bash -c "! echo x >> '$f'"
+
+# New deliveries appear in listings the kernel keeps (it is told what a
+# delivery adds), and a moved delivery location shows at once.
+day=trails/all/logs/us-east-1/2026/01/01
+n_before=$(ls $day | wc -l)
+ls -l $day trails/all/logs trails/all/logs/us-east-1 >/dev/null
+echo 1767229200 > "$TF_ROOT/clock"     # an hour later: a new file name, and a new hour's key
+rec us-east-1 ec2.amazonaws.com RebootInstances >> events
+for i in $(seq 100); do [ "$(ls $day | wc -l)" -gt "$n_before" ] && break; sleep 0.1; done
+eq "a new delivery appears in a listed day" $((n_before + 1)) "$(ls $day | wc -l)"
+eq "and its file is readable at once" 1 "$(grep -l RebootInstances $day/*.json | wc -l)"
+echo 1767312000 > "$TF_ROOT/clock"     # the next day
+rec us-east-1 ec2.amazonaws.com StopInstances >> events
+for i in $(seq 100); do [ -d trails/all/logs/us-east-1/2026/01/02 ] && break; sleep 0.1; done
+eq "a new day appears in a listed month" "01 02" "$(ls trails/all/logs/us-east-1/2026/01 | paste -sd' ')"
+ls -R trails/writes/logs >/dev/null
+check "writes moves to a new bucket" bash -c "echo trailfs-moved-bucket-e2e > trails/writes/s3_bucket"
+eq "its logs/ shows the new location at once: empty" "" "$(ls trails/writes/logs)"
+echo 1767225600 > "$TF_ROOT/clock"
 cd / || exit 1
 tf_restart
-eq "the views survive a restart" 161 "$(ingested "$MNT"/trails/all/logs/*/*/*/*/*.json | wc -l)"
+eq "the views survive a restart" 163 "$(ingested "$MNT"/trails/all/logs/*/*/*/*/*.json | wc -l)"
 done_testing
