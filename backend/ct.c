@@ -1583,9 +1583,13 @@ int ct_ingest(struct ct *ct, const struct event *events, size_t n, struct ct_err
 	free(items);
 	free(ends);
 	buf_release(&frames);
-	if (r == -ENOSPC)
-		return ct_fail(err, "SpoolFull", "the spool is full (spool_max); nothing of this write "
-			       "was accepted: wait for the next delivery, or raise -o spool_max");
+	if (r == -ENOSPC) {
+		/* Not an AWS error, so not an errno by family: the shell must
+		 * say "No space left on device". */
+		ct_fail(err, "SpoolFull", "the spool is full (spool_max); nothing of this write was "
+			"accepted: wait for the next delivery, or raise -o spool_max");
+		return -ENOSPC;
+	}
 	if (r == -E2BIG)
 		return ct_fail(err, "InvalidEventException", "one write carries more than %u bytes of "
 			       "records; write less at a time", INGEST_BATCH_MAX);
