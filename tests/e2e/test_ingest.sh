@@ -24,10 +24,12 @@ rec() { # region name [extra-json]
 		"$2" "$1" "${3:-}"
 }
 ingested() { cat "$@" 2>/dev/null | jq -c 'select(.additionalEventData.trailfsIngest != null)'; }
-wait_lines() { # N GLOB...: wait until N ingested records are delivered
-	local n=$1 i; shift
+# wait_lines N: wait until N ingested records are delivered to main (the
+# glob is expanded afresh each time: the files appear while we wait).
+wait_lines() {
+	local i
 	for i in $(seq 100); do
-		[ "$(ingested "$@" | wc -l)" -ge "$n" ] && return 0
+		[ "$(ingested $L | wc -l)" -ge "$1" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -48,7 +50,7 @@ check "a member of the ingest group can" as_ingester bash -c "echo '$(rec us-eas
 expect_fail "not even the group may read it" "Permission denied" as_ingester cat "$MNT/events"
 check "a record forging another's stamp is taken..." as_ingester bash -c \
 	"echo '$(rec us-east-1 Forged ',"additionalEventData":{"trailfsIngest":{"uid":0,"userName":"root","program":"x"},"note":"kept"}')' >> '$MNT/events'"
-wait_lines 2 $L
+wait_lines 2
 eq "the outsider's record is nowhere" 0 "$(ingested $L | grep -c FromOutsider)"
 stamp=$(ingested $L | jq -c 'select(.eventName == "FromIngester") | .additionalEventData.trailfsIngest')
 eq "the ingester's record carries its uid, user name and program" \
@@ -65,7 +67,7 @@ for part in (rec[:10], rec[10:70], rec[70:]):
     assert os.write(fd, part) == len(part)
 os.close(fd)
 EOF
-wait_lines 3 $L
+wait_lines 3
 eq "it is delivered once, whole" 1 "$(ingested $L | grep -c '"eventName":"Split"')"
 
 # ---- a write(2) of several FUSE requests, one of them bad ----
@@ -104,7 +106,7 @@ records_first=$(awk '{print $NF}' <<<"$out")
 eq "the write(2) returns short: what the requests before the bad one carried" short \
 	"$(cut -d' ' -f1 <<<"$out")"
 check "the requests before it carried records ($records_first)" test "$records_first" -gt 1000
-wait_lines $((3 + records_first)) $L
+wait_lines $((3 + records_first))
 eq "and those records are accepted, exactly" "$records_first" "$(ingested $L | grep -c '"eventName":"BigWrite"')"
 contains "/errors names the bad record" "InvalidEventException" "$(last_error)"
 
@@ -127,7 +129,7 @@ r = json.dumps({"eventTime": "2026-01-01T00:00:00Z", "eventSource": "ec2.amazona
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
 os.write(fd, r)
 EOF
-wait_lines $((4 + records_first)) $L
+wait_lines $((4 + records_first))
 eq "it is delivered" 1 "$(ingested $L | grep -c JustUnder)"
 
 # ---- a full spool: ENOSPC, and nothing accepted is dropped ----
@@ -157,7 +159,7 @@ contains "/errors says the spool is full" "spool" "$(last_error)"
 cd / || exit 1
 tf_restart -o delivery_interval=1,test_clock="$TF_ROOT/clock"
 cd "$MNT" || exit 1
-wait_lines $((before + acked)) $L
+wait_lines $((before + acked))
 eq "after a restart every accepted record is delivered, once" "$acked" \
 	"$(ingested $L | grep -c '"eventName":"Spooled"')"
 eq "each exactly once (distinct eventIDs)" "$acked" \
