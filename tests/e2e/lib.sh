@@ -11,6 +11,7 @@
 #   tf_restart [...]        tf_stop, then tf_start with the same state
 #   tf_kill9                SIGKILL the daemon and clear the dead mount
 #   tf_refuses DESC TEXT MNT [ARG]...   a daemon that must refuse to start
+#   tf_second_user, as_user CMD...      a real second user, and running as it
 #   ok/not_ok/check/expect_fail/eq/contains   TAP assertions
 #   done_testing            print the plan and exit
 
@@ -78,6 +79,19 @@ eq() {
 contains() {
 	if grep -qF -- "$2" <<<"$3"; then ok "$1"; else not_ok "$1"; diag "wanted: $2"; diag "   got: $3"; fi
 }
+
+# tf_second_user: the multi-user tests' second real user, trailfs-test (made
+# with useradd if missing, and kept for the other tests), in USER2 and uid2.
+# Skips the test (exit 77) when no user can be made.  as_user CMD... runs
+# CMD as that user with none of root's groups (setpriv would keep gid 0).
+tf_second_user() {
+	USER2=trailfs-test
+	if ! id "$USER2" >/dev/null 2>&1; then
+		useradd -M -s /usr/sbin/nologin "$USER2" || { echo "1..0 # SKIP cannot useradd $USER2"; exit 77; }
+	fi
+	uid2=$(id -u "$USER2")
+}
+as_user() { setpriv --reuid="$USER2" --regid="$USER2" --clear-groups -- "$@"; }
 
 # The last line of /errors.
 last_error() { tail -n 1 "$MNT/errors"; }

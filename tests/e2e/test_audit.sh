@@ -6,12 +6,7 @@
 # raw/ — while the engine's own delivery writes are never recorded.
 . "$(dirname "$0")/lib.sh"
 
-USER2=trailfs-test
-if ! id "$USER2" >/dev/null 2>&1; then
-	useradd -M -s /usr/sbin/nologin "$USER2" || { echo "1..0 # SKIP cannot useradd $USER2"; exit 77; }
-fi
-uid2=$(id -u "$USER2")
-as_user() { setpriv --reuid="$USER2" --regid="$USER2" --clear-groups -- "$@"; }
+tf_second_user
 
 echo 1767225600 > "$TF_ROOT/clock"     # 2026-01-01T00:00:00Z
 tf_start -o allow_other,delivery_interval=1,test_clock="$TF_ROOT/clock" || done_testing

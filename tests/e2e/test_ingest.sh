@@ -7,16 +7,11 @@
 # accepted is dropped).
 . "$(dirname "$0")/lib.sh"
 
-USER2=trailfs-test
+tf_second_user
 GROUP=trailfs-ingest
-if ! id "$USER2" >/dev/null 2>&1; then
-	useradd -M -s /usr/sbin/nologin "$USER2" || { echo "1..0 # SKIP cannot useradd $USER2"; exit 77; }
-fi
 getent group "$GROUP" >/dev/null || groupadd "$GROUP" || { echo "1..0 # SKIP cannot groupadd $GROUP"; exit 77; }
-uid2=$(id -u "$USER2")
 gid_ingest=$(getent group "$GROUP" | cut -d: -f3)
-# The second user, first without and then with the ingest group.
-as_user() { setpriv --reuid="$USER2" --regid="$USER2" --clear-groups -- "$@"; }
+# The second user with the ingest group (as_user: without it).
 as_ingester() { setpriv --reuid="$USER2" --regid="$USER2" --groups="$gid_ingest" -- "$@"; }
 
 rec() { # region name [extra-json]

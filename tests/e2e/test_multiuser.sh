@@ -6,15 +6,7 @@
 # other user cannot even look.
 . "$(dirname "$0")/lib.sh"
 
-USER2=trailfs-test
-if ! id "$USER2" >/dev/null 2>&1; then
-	useradd -M -s /usr/sbin/nologin "$USER2" || { echo "1..0 # SKIP cannot useradd $USER2"; exit 77; }
-fi
-uid2=$(id -u "$USER2")
-
-# as_user CMD...: run CMD as the second user, with none of root's groups.
-as_user() { setpriv --reuid="$USER2" --regid="$USER2" --clear-groups -- "$@"; }
-
+tf_second_user
 check "the test user exists" id "$USER2"
 check "the test user can reach the mount point's parent" as_user ls "$TF_ROOT"
 

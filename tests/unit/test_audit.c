@@ -77,6 +77,16 @@ static bool is(const json *o, const char *key, const char *want)
 	return s && !strcmp(s, want);
 }
 
+/* event_normalize over a record, with one configured region. */
+static int normalize(const json *r, struct event *e, struct ct_err *err)
+{
+	static const char *const regions[] = { "us-east-1" };
+	struct event_ctx ctx = { .account = ACCOUNT, .regions = regions, .n_regions = 1 };
+	memset(e, 0, sizeof *e);
+	ct_err_clear(err);
+	return event_normalize(r, &ctx, e, err);
+}
+
 static const struct ct_caller root = { .uid = 0, .user = "root", .program = "mkdir" };
 static const struct ct_caller alice = { .uid = 1001, .user = "alice", .program = "cat" };
 
@@ -110,13 +120,9 @@ static void test_record_root(void)
 	   !json_get(r, "additionalEventData"), "nothing that does not apply");
 
 	/* event_normalize takes it as it is and fills in the rest. */
-	static const char *const regions[] = { "us-east-1" };
-	struct event_ctx ctx = { .account = ACCOUNT, .regions = regions, .n_regions = 1 };
 	struct event e;
-	memset(&e, 0, sizeof e);
 	struct ct_err err;
-	ct_err_clear(&err);
-	ok(event_normalize(r, &ctx, &e, &err) == 0, "event_normalize accepts the record (%s)", err.message);
+	ok(normalize(r, &e, &err) == 0, "event_normalize accepts the record (%s)", err.message);
 	ok(e.management && e.category == EC_MANAGEMENT && !e.read_only && e.id[0],
 	   "a management write with an eventID");
 	ok(!strstr(e.json, "trailfsIngest"), "no ingest stamp on trailfs's own records");
@@ -176,13 +182,9 @@ static void test_record_s3(void)
 	   is(json_at(res, 1), "accountId", ACCOUNT), "then the bucket, with its account");
 	ok(json_number(json_get(json_get(r, "additionalEventData"), "bytesTransferredOut")) == 42,
 	   "additionalEventData kept");
-	static const char *const regions[] = { "us-east-1" };
-	struct event_ctx ctx = { .account = ACCOUNT, .regions = regions, .n_regions = 1 };
 	struct event e;
-	memset(&e, 0, sizeof e);
 	struct ct_err err;
-	ct_err_clear(&err);
-	ok(event_normalize(r, &ctx, &e, &err) == 0 && e.category == EC_DATA && !e.management &&
+	ok(normalize(r, &e, &err) == 0 && e.category == EC_DATA && !e.management &&
 	   e.read_only && e.n_resources == 2, "normalised: a read-only data event with its resources");
 	event_release(&e);
 	json_free(r);
