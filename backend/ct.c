@@ -1394,12 +1394,16 @@ int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
 	bool bucket_check = false;
 	if (c->update && (r = apply_update(ct, &next, c->update, &bucket_check, err)) < 0)
 		goto out;
-	if (c->selectors && (stage = "PutEventSelectors") &&
-	    (r = apply_selectors(&next, c->selectors, c->selector_parts, err)) < 0)
-		goto out;
-	if (c->tag_op != CT_TAGS_KEEP && (stage = c->tag_op == CT_TAGS_REMOVE ? "RemoveTags" : "AddTags") &&
-	    (r = apply_tags(&next, c->tag_op, c->tags, c->n_tags, err)) < 0)
-		goto out;
+	if (c->selectors) {
+		stage = "PutEventSelectors";
+		if ((r = apply_selectors(&next, c->selectors, c->selector_parts, err)) < 0)
+			goto out;
+	}
+	if (c->tag_op != CT_TAGS_KEEP) {
+		stage = c->tag_op == CT_TAGS_REMOVE ? "RemoveTags" : "AddTags";
+		if ((r = apply_tags(&next, c->tag_op, c->tags, c->n_tags, err)) < 0)
+			goto out;
+	}
 	if (c->logging >= 0 && (bool)c->logging != next.logging) {
 		next.logging = c->logging;
 		if (next.logging)
