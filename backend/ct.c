@@ -1565,24 +1565,29 @@ int ct_ingest(struct ct *ct, const struct event *events, size_t n, struct ct_err
 	names = calloc(ct->n_trails + 1, sizeof *names);
 	if (!names)
 		r = -ENOMEM;
+	/* A record no trail takes is dropped here: it would only hold spool
+	 * space (and cost a sync) until a run skipped it. */
+	size_t m = 0;
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		size_t k = 0;
 		for (size_t t = 0; t < ct->n_trails; t++)
 			if (select_matches(&ct->trails[t], &events[i]))
 				names[k++] = ct->trails[t].name;
+		if (k == 0)
+			continue;
 		r = delivery_frame(&events[i], names, k, &frames);
-		ends[i] = frames.len;
+		ends[m++] = frames.len;
 	}
 	pthread_rwlock_unlock(&ct->lock);
 
-	for (size_t i = 0; r == 0 && i < n; i++) {
+	for (size_t i = 0; r == 0 && i < m; i++) {
 		size_t start = i ? ends[i - 1] : 0;
 		items[i].payload = frames.data + start;
 		items[i].len = ends[i] - start;
 	}
 	uint64_t first;
-	if (r == 0)
-		r = spool_append(ct->spool, items, n, &first);
+	if (r == 0 && m)
+		r = spool_append(ct->spool, items, m, &first);
 	free(names);
 	free(items);
 	free(ends);
