@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "gz.h"
@@ -56,7 +58,7 @@ struct delivery {
 	struct cursor *cursors;
 	size_t n_cursors;
 	uint64_t last_end;        /* spool end at the last run, for pending bytes */
-	uint64_t bytes_at_last;
+	uint64_t appended_at_last; /* spool_appended when the last run took its records */
 };
 
 /* ---- frames ---- */
@@ -383,6 +385,7 @@ struct group {
 	char *key;
 	const struct delivery_target *target;
 	bool failed;
+	int result;               /* of writing it (write_groups) */
 };
 
 struct run {
@@ -397,6 +400,8 @@ struct run {
 	size_t n_groups;
 	/* redo: the files of the intent, to be rebuilt exactly */
 	const struct intent *redo;
+	size_t taken;             /* record bytes collected, against DELIVERY_RUN_MAX */
+	uint64_t stop;            /* nonzero: the run stopped collecting here */
 };
 
 static bool selected(const struct run *rn, size_t i)
@@ -430,6 +435,13 @@ static struct group *group_get(struct run *rn, const struct delivery_target *t, 
 static int collect(void *ctx, uint64_t seq, const void *payload, size_t len)
 {
 	struct run *rn = ctx;
+	/* A run holds what it collects in memory until it is written: past
+	 * DELIVERY_RUN_MAX the rest goes in another run at once (a redo
+	 * rebuilds its files exactly, so it is never cut). */
+	if (!rn->redo && rn->taken >= DELIVERY_RUN_MAX) {
+		rn->stop = seq;
+		return 1;
+	}
 	struct frame f;
 	if (frame_decode(payload, len, &f) < 0)
 		return 0;   /* not ours to judge: the spool checked its CRC */
@@ -454,6 +466,7 @@ static int collect(void *ctx, uint64_t seq, const void *payload, size_t len)
 			return r;
 		g->records++;
 		g->json_bytes += f.json_len;
+		rn->taken += f.json_len;
 	}
 	return 0;
 }
@@ -517,13 +530,10 @@ static void run_release(struct run *rn)
 	free(rn->full);
 }
 
-static int write_group(struct delivery *d, struct group *g, const char *bucket)
+/* Store a group's file (its gzip member gz[0..len)) with the metadata
+ * the views read. */
+static int put_group(struct delivery *d, const struct group *g, const void *gz, size_t len)
 {
-	int r = buf_puts(&g->body, "]}");
-	struct buf gz;
-	buf_init(&gz, DELIVERY_FILE_MAX);
-	if (r == 0)
-		r = gz_compress(g->body.data, g->body.len, GZ_LEVEL_DEFAULT, &gz);
 	struct store_object_info info;
 	memset(&info, 0, sizeof info);
 	char records[32], lines[32];
@@ -534,10 +544,7 @@ static int write_group(struct delivery *d, struct group *g, const char *bucket)
 	info.meta[1].name = (char *)META_LINES_SIZE;
 	info.meta[1].value = lines;
 	info.n_meta = 2;
-	if (r == 0)
-		r = d->store->ops->object_put(d->store, bucket, g->key, gz.data, gz.len, &info);
-	buf_release(&gz);
-	return r;
+	return d->store->ops->object_put(d->store, g->target->bucket, g->key, gz, len, &info);
 }
 
 static void set_error(struct cursor *c, const char *fmt, const char *a, int r)
@@ -566,18 +573,184 @@ static void add_file(struct delivered_file **files, size_t *n, const struct grou
 	(*n)++;
 }
 
+/* Writing a run's files.  Compressing is most of a run's work and the
+ * files are independent, so besides the thread running the delivery,
+ * helper threads compress while it stores what is done (largest files
+ * first, so that the big ones do not come last).
+ *
+ * Ingest comes first: a write to /events waits for its records to be
+ * spooled, and one write at a time reaches it, so the processor time that
+ * ingest needs must be there the moment it needs it, or every write waits.
+ * The helpers therefore run at the lowest priority (SCHED_IDLE) and only
+ * ever compute: each compresses with its own compressor into memory given
+ * to it beforehand, takes no lock and makes no system call, so that a
+ * helper held back by the scheduler never holds anything back.  The thread
+ * running the delivery keeps its priority and claims work from the same
+ * list, so a run goes on at least as fast as one thread would take it, and
+ * it alone allocates, frees and stores.  A run waits at its end for the
+ * helpers' last files: at worst, on a machine busy to the last cycle, as
+ * long as their share of the processor takes to finish them. */
+#define WRITERS_MAX 8
+
+struct job {
+	struct group *g;
+	unsigned char *gz;        /* room for the member ... */
+	size_t cap, len;          /* ... and its length once done */
+	int done;                 /* atomic: compressed (len set) */
+	bool stored;
+};
+
+struct writers {
+	struct job *jobs;         /* largest first */
+	size_t n;
+	size_t next;              /* atomic: the next job to claim */
+	struct gz_compressor *c[WRITERS_MAX];
+};
+
+struct helper {
+	struct writers *w;
+	struct gz_compressor *c;
+};
+
+/* Compress jobs until none is left; false when there was none to take. */
+static bool compress_jobs(struct writers *w, struct gz_compressor *c, bool just_one)
+{
+	bool any = false;
+	for (;;) {
+		size_t i = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED);
+		if (i >= w->n)
+			return any;
+		struct job *j = &w->jobs[i];
+		j->len = gz_compress_to(c, j->g->body.data, j->g->body.len, j->gz, j->cap);
+		__atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+		any = true;
+		if (just_one)
+			return any;
+	}
+}
+
+static void *helper_main(void *p)
+{
+	struct helper *h = p;
+#ifdef SCHED_IDLE
+	struct sched_param sp = {0};
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);   /* this thread only */
+#endif
+	compress_jobs(h->w, h->c, false);
+	return NULL;
+}
+
+/* Store every job that is compressed and not yet stored. */
+static void store_done(struct delivery *d, struct writers *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		struct job *j = &w->jobs[i];
+		if (j->stored || !__atomic_load_n(&j->done, __ATOMIC_ACQUIRE))
+			continue;
+		struct group *g = j->g;
+		/* Within the bound libdeflate cannot fail; 0 would be its bug. */
+		g->result = j->len == 0 ? -EIO : j->len > DELIVERY_FILE_MAX ? -E2BIG
+			    : put_group(d, g, j->gz, j->len);
+		free(j->gz);
+		j->gz = NULL;
+		buf_release(&g->body);
+		j->stored = true;
+	}
+}
+
+static int by_size_desc(const void *a, const void *b)
+{
+	size_t x = ((const struct job *)a)->g->body.len, y = ((const struct job *)b)->g->body.len;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void write_groups(struct delivery *d, struct run *rn)
+{
+	struct writers w;
+	memset(&w, 0, sizeof w);
+	w.jobs = calloc(rn->n_groups + 1, sizeof *w.jobs);
+	w.c[0] = gz_compressor_new(GZ_LEVEL_DEFAULT);
+	for (size_t i = 0; i < rn->n_groups; i++) {
+		struct group *g = &rn->groups[i];
+		if (!g->records)
+			continue;
+		int r = w.jobs && w.c[0] ? buf_puts(&g->body, "]}") : -ENOMEM;
+		if (r == 0) {
+			struct job *j = &w.jobs[w.n];
+			j->g = g;
+			j->cap = gz_compress_bound(w.c[0], g->body.len);
+			j->gz = malloc(j->cap);
+			r = j->gz ? 0 : -ENOMEM;
+			if (r == 0)
+				w.n++;
+		}
+		if (r < 0) {
+			g->result = r;
+			buf_release(&g->body);
+		}
+	}
+	if (w.n) {
+		qsort(w.jobs, w.n, sizeof *w.jobs, by_size_desc);
+		/* The processors this process may run on (taskset, cpusets). */
+		cpu_set_t set;
+		long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+									: sysconf(_SC_NPROCESSORS_ONLN);
+		size_t extra = cpus > 1 ? (size_t)cpus - 1 : 0;
+		if (extra > WRITERS_MAX - 1)
+			extra = WRITERS_MAX - 1;
+		if (extra > w.n - 1)
+			extra = w.n - 1;
+		pthread_t threads[WRITERS_MAX];
+		struct helper helpers[WRITERS_MAX];
+		size_t started = 0;
+		while (started < extra) {
+			struct gz_compressor *c = gz_compressor_new(GZ_LEVEL_DEFAULT);
+			helpers[started] = (struct helper){ &w, c };
+			if (!c || pthread_create(&threads[started], NULL, helper_main, &helpers[started])) {
+				if (c)
+					gz_compressor_free(c);
+				break;
+			}
+			w.c[++started] = c;
+		}
+		/* Compress a file, store what is done, and again; then wait for
+		 * the helpers and store the rest. */
+		while (compress_jobs(&w, w.c[0], true))
+			store_done(d, &w);
+		for (size_t i = 0; i < started; i++)
+			pthread_join(threads[i], NULL);
+		store_done(d, &w);
+	}
+	for (size_t i = 0; i < WRITERS_MAX; i++)
+		if (w.c[i])
+			gz_compressor_free(w.c[i]);
+	free(w.jobs);
+}
+
+/* Give back the spool below every cursor. */
+static void trim_delivered(struct delivery *d)
+{
+	uint64_t low = spool_next(d->spool);
+	for (size_t i = 0; i < d->n_cursors; i++)
+		if (d->cursors[i].cursor < low)
+			low = d->cursors[i].cursor;
+	spool_trim(d->spool, low);
+}
+
 /* Carry out a run whose intent is recorded (or being redone).  Writes every
  * file, moves the cursors of the trails whose files were all written, and
  * clears the intent.  Caller holds d->lock. */
 static int finish(struct delivery *d, struct run *rn, const struct intent *in,
 		  struct delivered_file **files, size_t *n_files, struct ct_err *err)
 {
+	/* Every file is written (and durable) before any cursor moves. */
+	write_groups(d, rn);
 	for (size_t i = 0; i < rn->n_groups; i++) {
 		struct group *g = &rn->groups[i];
 		if (!g->records)
 			continue;
 		const char *bucket = g->target->bucket;
-		int r = write_group(d, g, bucket);
+		int r = g->result;
 		if (r < 0) {
 			g->failed = true;
 			struct cursor *c = cursor_get(d, g->trail);
@@ -618,28 +791,24 @@ static int finish(struct delivery *d, struct run *rn, const struct intent *in,
 	int r = save_state(d, NULL, err);
 	if (r < 0)
 		return r;
-	uint64_t low = spool_next(d->spool);
-	for (size_t i = 0; i < d->n_cursors; i++)
-		if (d->cursors[i].cursor < low)
-			low = d->cursors[i].cursor;
-	spool_trim(d->spool, low);
+	trim_delivered(d);
 	return 0;
 }
 
-int delivery_run(struct delivery *d, const struct delivery_target *targets, size_t n,
-		 const char *only_trail, struct delivered_file **files, size_t *n_files)
+/* One run over the records below end.  *ran: it got as far as writing (or
+ * found nothing to write); *more: it stopped short of end (DELIVERY_RUN_MAX)
+ * with every file written, so another should follow at once.  Caller holds
+ * d->lock. */
+static int run_once(struct delivery *d, const struct delivery_target *targets, size_t n,
+		    const char *only_trail, uint64_t end, struct delivered_file **files,
+		    size_t *n_files, bool *ran, bool *more)
 {
-	if (files) {
-		*files = NULL;
-		*n_files = 0;
-	}
-	pthread_mutex_lock(&d->lock);
 	struct run rn = { .d = d, .targets = targets, .n_targets = n, .only = only_trail };
 	struct intent in;
 	memset(&in, 0, sizeof in);
 	struct ct_err err;
 	int r = 0;
-	uint64_t end = spool_next(d->spool);
+	*ran = *more = false;
 	rn.from = calloc(n + 1, sizeof *rn.from);
 	rn.to = calloc(n + 1, sizeof *rn.to);
 	rn.full = calloc(n + 1, sizeof *rn.full);
@@ -661,6 +830,13 @@ int delivery_run(struct delivery *d, const struct delivery_target *targets, size
 	}
 	if (low < end && (r = spool_read(d->spool, low, end, collect, &rn)) < 0)
 		goto out;
+	r = 0;
+	if (rn.stop) {
+		/* Cut short: every trail stops where collecting stopped. */
+		for (size_t i = 0; i < n; i++)
+			if (rn.to[i] > rn.stop)
+				rn.to[i] = rn.from[i] > rn.stop ? rn.from[i] : rn.stop;
+	}
 
 	in.active = true;
 	in.time = clock_now(d->clock);
@@ -703,16 +879,52 @@ int delivery_run(struct delivery *d, const struct delivery_target *targets, size
 			struct cursor *c = cursor_find(d, in.trails[i].trail);
 			moves |= c && c->cursor != in.trails[i].to;
 		}
-		if (!moves)
+		if (!moves) {
+			/* A crash between saving the cursors and trimming left
+			 * delivered records spooled: give them back now. */
+			trim_delivered(d);
+			*ran = true;
 			goto out;
+		}
 	}
 	if ((r = save_state(d, &in, &err)) < 0)
 		goto out;
 	r = finish(d, &rn, &in, files, n_files, &err);
-	d->bytes_at_last = spool_bytes(d->spool);
+	*ran = true;
+	if (r == 0 && rn.stop) {
+		bool failed = false;
+		for (size_t i = 0; i < rn.n_groups; i++)
+			failed |= rn.groups[i].failed;
+		/* A trail that failed would be read again and again: it waits
+		 * for the next run, as it would have anyway. */
+		*more = !failed;
+	}
 out:
 	intent_release(&in);
 	run_release(&rn);
+	return r;
+}
+
+int delivery_run(struct delivery *d, const struct delivery_target *targets, size_t n,
+		 const char *only_trail, struct delivered_file **files, size_t *n_files)
+{
+	if (files) {
+		*files = NULL;
+		*n_files = 0;
+	}
+	pthread_mutex_lock(&d->lock);
+	uint64_t end = spool_next(d->spool);
+	/* What this run takes: records appended later are pending for the next
+	 * (a frame appended between these two reads is counted as taken; one
+	 * write's worth at most, and it waits for the timer at worst). */
+	uint64_t appended = spool_appended(d->spool);
+	bool ran, more;
+	int r;
+	do
+		r = run_once(d, targets, n, only_trail, end, files, n_files, &ran, &more);
+	while (r == 0 && more);
+	if (ran)
+		__atomic_store_n(&d->appended_at_last, appended, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&d->lock);
 	return r;
 }
@@ -802,7 +1014,7 @@ struct delivery *delivery_open(const char *state_dir, struct spool *spool, struc
 		delivery_close(d);
 		return NULL;
 	}
-	d->bytes_at_last = spool_bytes(spool);
+	d->appended_at_last = spool_appended(spool);
 	return d;
 }
 
@@ -883,8 +1095,11 @@ int delivery_keep_only(struct delivery *d, const char *const *names, size_t n)
 
 uint64_t delivery_pending_bytes(struct delivery *d)
 {
-	uint64_t now = spool_bytes(d->spool);
-	return now > d->bytes_at_last ? now - d->bytes_at_last : 0;
+	/* Unlocked, as ingest asks after every write: a stale value only moves
+	 * a run by one write. */
+	uint64_t now = spool_appended(d->spool);
+	uint64_t last = __atomic_load_n(&d->appended_at_last, __ATOMIC_RELAXED);
+	return now > last ? now - last : 0;
 }
 
 int delivery_lines(const char *body, size_t len, struct buf *out)

@@ -30,6 +30,9 @@
 #define DELIVERY_FORMAT 1
 #define DELIVERY_SIZE_CAP (32u * 1024 * 1024)   /* a run starts early past this much spooled */
 #define DELIVERY_FILE_MAX (256u * 1024 * 1024)  /* uncompressed bytes of one log file */
+/* Record bytes one run collects (all its files together): past it the rest
+ * goes in another run at once, so that a backlog never has to fit in memory. */
+#define DELIVERY_RUN_MAX  DELIVERY_FILE_MAX
 
 /* Metadata trailfs keeps beside each log file it delivers, so that the
  * views know sizes without decompressing. */
@@ -90,7 +93,8 @@ int delivery_lines(const char *body, size_t len, struct buf *out);
  * by a daemon that died before it could forget them).  0 or -errno. */
 int delivery_keep_only(struct delivery *d, const char *const *names, size_t n);
 
-/* Bytes spooled since the last run (to start one early past DELIVERY_SIZE_CAP). */
+/* Bytes spooled that no run has taken yet, those that came during a run
+ * included (to start one early past DELIVERY_SIZE_CAP). */
 uint64_t delivery_pending_bytes(struct delivery *d);
 
 #endif

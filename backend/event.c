@@ -114,11 +114,21 @@ static void copy_field(char *dst, const char *s, size_t max)
 /* What normalising needs beyond the record, kept across the records of a
  * write: the output buffer (grown once, reused) and random bytes for event
  * IDs (one getrandom call for many records, not a system call each). */
+struct res_view;
+struct fast_res;
+
 struct scratch {
 	struct buf out;
 	size_t random_fill;      /* bytes to fetch at a time, at most RANDOM_POOL */
 	size_t random_left;      /* unused bytes at the start of random */
 	unsigned char random[RANDOM_POOL];
+	struct buf stamp;        /* the stamp of the write's records, once made */
+	struct buf strings;      /* the fast path's copies of the strings the checks read */
+	struct res_view *res;    /* a record's resources, as the checks see them */
+	size_t res_cap;
+	struct fast_res *fres;   /* ... and as the fast path finds them */
+	size_t fres_cap;
+	size_t region;           /* index of the last record's region */
 };
 
 static void scratch_init(struct scratch *sx, size_t random_fill)
@@ -128,11 +138,22 @@ static void scratch_init(struct scratch *sx, size_t random_fill)
 	buf_init(&sx->out, CT_EVENT_MAX + 1);
 	sx->random_fill = random_fill;
 	sx->random_left = 0;
+	buf_init(&sx->stamp, 4096);
+	buf_init(&sx->strings, CT_EVENT_MAX + 1);
+	sx->res = NULL;
+	sx->res_cap = 0;
+	sx->fres = NULL;
+	sx->fres_cap = 0;
+	sx->region = 0;
 }
 
 static void scratch_release(struct scratch *sx)
 {
 	buf_release(&sx->out);
+	buf_release(&sx->stamp);
+	buf_release(&sx->strings);
+	free(sx->res);
+	free(sx->fres);
 }
 
 /* Sixteen random bytes as a version 4 UUID. */
@@ -234,11 +255,17 @@ static bool parse_event_time(const char *s, int64_t *t)
 	    day > mdays[mon - 1] + (mon == 2 && leap(year)) ||
 	    num(s + 11, 2) > 23 || num(s + 14, 2) > 59 || num(s + 17, 2) > 59)
 		return false;
-	char whole[21];
-	memcpy(whole, s, 19);
-	whole[19] = 'Z';
-	whole[20] = '\0';
-	return clock_parse_iso(whole, t) == 0;
+	/* What clock_parse_iso (strptime, timegm) makes of the checked fields,
+	 * worked out directly: this runs for every record.  Days from the
+	 * civil date, proleptic Gregorian, in eras of 400 years from March. */
+	int64_t y = year - (mon <= 2);
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * ((mon + 9) % 12) + 2) / 5 + day - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	int64_t days = era * 146097 + doe - 719468;
+	*t = days * 86400 + num(s + 11, 2) * 3600 + num(s + 14, 2) * 60 + num(s + 17, 2);
+	return true;
 }
 
 /* ---- what AWS derives from the call ---- */
@@ -443,32 +470,47 @@ static void put_str(struct out *o, const char *s, bool lenient)
 	out_putc(o, '"');
 }
 
+#define NUMBER_TEXT_MAX 40
+
 /* Numbers as cJSON prints them (%1.15g, or %1.17g when that is needed to
- * read back the same double), but whole numbers in full. */
-static void put_number(struct out *o, double d)
+ * read back the same double), but whole numbers in full.  The text goes
+ * to t (not terminated); returns its length. */
+static size_t number_text(double d, char t[NUMBER_TEXT_MAX])
 {
-	char t[40];
 	if (!isfinite(d)) {
-		OUT_LIT(o, "null");
-		return;
+		memcpy(t, "null", 4);
+		return 4;
 	}
 	if (d > -1e15 && d < 1e15 && (double)(long long)d == d) {
+		char digits[NUMBER_TEXT_MAX];
 		long long v = (long long)d;
 		unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-		char *end = t + sizeof t, *q = end;
+		char *end = digits + sizeof digits, *q = end;
 		do {
 			*--q = (char)('0' + u % 10);
 			u /= 10;
 		} while (u);
 		if (v < 0)
 			*--q = '-';
-		out_add(o, q, (size_t)(end - q));
-		return;
+		memcpy(t, q, (size_t)(end - q));
+		return (size_t)(end - q);
 	}
-	int n = snprintf(t, sizeof t, "%1.15g", d);
+	int n = snprintf(t, NUMBER_TEXT_MAX, "%1.15g", d);
 	if (strtod(t, NULL) != d)
-		n = snprintf(t, sizeof t, "%1.17g", d);
-	out_add(o, t, (size_t)n);
+		n = snprintf(t, NUMBER_TEXT_MAX, "%1.17g", d);
+	return (size_t)n;
+}
+
+static void put_number(struct out *o, double d)
+{
+	char t[NUMBER_TEXT_MAX];
+	out_add(o, t, number_text(d, t));
+}
+
+/* The bytes of a number, as cJSON and json_scan take them (to strtod). */
+static bool number_char(char c)
+{
+	return (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E';
 }
 
 static void put_value(struct out *o, const json *j);
@@ -610,17 +652,75 @@ static int member_index(const char *k)
 	return strcmp(k, member_name[c]) == 0 ? c : -1;
 }
 
+/* What the checks read of a record, however it was parsed (a cJSON tree,
+ * or the fast path's scan of the text): each member they know, once, and
+ * inside resources[] and requestParameters the members they look at (the
+ * first of a name, as json_get finds it).  Strings are NUL-terminated. */
+enum vkind { VK_ABSENT, VK_STRING, VK_NUMBER, VK_TRUE, VK_FALSE, VK_NULL, VK_OBJECT, VK_ARRAY };
+
+struct val {
+	enum vkind kind;
+	const char *s;            /* VK_STRING */
+};
+
+struct res_view {
+	enum vkind kind;          /* of the element */
+	struct val arn, type, account;
+};
+
+struct rec_view {
+	struct val m[M_COUNT];
+	const struct res_view *res;   /* m[M_RESOURCES]'s elements, when it is an array */
+	size_t n_res;
+	struct val bucket, key;       /* requestParameters.bucketName and .key */
+};
+
+static const char *kind_name(enum vkind k)
+{
+	switch (k) {
+	case VK_OBJECT: return "an object";
+	case VK_ARRAY: return "an array";
+	case VK_STRING: return "a string";
+	case VK_NUMBER: return "a number";
+	case VK_TRUE: return "true";
+	case VK_FALSE: return "false";
+	default: return "null";
+	}
+}
+
+static struct val val_of(const json *j)
+{
+	struct val v = { VK_ABSENT, NULL };
+	if (!j)
+		return v;
+	if (json_is_string(j)) {
+		v.kind = VK_STRING;
+		v.s = json_string(j);
+	} else if (json_is_object(j)) {
+		v.kind = VK_OBJECT;
+	} else if (json_is_array(j)) {
+		v.kind = VK_ARRAY;
+	} else if (json_is_number(j)) {
+		v.kind = VK_NUMBER;
+	} else if (json_is_bool(j)) {
+		v.kind = json_bool(j) ? VK_TRUE : VK_FALSE;
+	} else {
+		v.kind = VK_NULL;
+	}
+	return v;
+}
+
 /* A required string: present, a string, not empty, at most max bytes. */
-static int required(const json *v, enum member k, const char *needs, size_t max,
+static int required(const struct val *v, enum member k, const char *needs, size_t max,
 		    struct ct_err *err)
 {
 	const char *name = member_name[k];
-	if (!v)
+	if (v->kind == VK_ABSENT)
 		return ct_fail(err, EVENT_ERR, "%s is missing: every record needs %s", name, needs);
-	if (!json_is_string(v))
+	if (v->kind != VK_STRING)
 		return ct_fail(err, EVENT_ERR, "%s must be a string, not %s: every record needs %s",
-			       name, type_name(v), needs);
-	size_t n = strlen(json_string(v));
+			       name, kind_name(v->kind), needs);
+	size_t n = strlen(v->s);
 	if (n == 0)
 		return ct_fail(err, EVENT_ERR, "%s is empty: every record needs %s", name, needs);
 	if (n > max)
@@ -629,45 +729,43 @@ static int required(const json *v, enum member k, const char *needs, size_t max,
 	return 0;
 }
 
-static int optional_string(const json *v, enum member k, struct ct_err *err)
+static int optional_string(const struct val *v, enum member k, struct ct_err *err)
 {
-	if (v && !json_is_string(v))
+	if (v->kind != VK_ABSENT && v->kind != VK_STRING)
 		return ct_fail(err, EVENT_ERR, "%s must be a string, not %s", member_name[k],
-			       type_name(v));
+			       kind_name(v->kind));
 	return 0;
 }
 
-static int optional_bool(const json *v, enum member k, struct ct_err *err)
+static int optional_bool(const struct val *v, enum member k, struct ct_err *err)
 {
-	if (v && !json_is_bool(v))
+	if (v->kind != VK_ABSENT && v->kind != VK_TRUE && v->kind != VK_FALSE)
 		return ct_fail(err, EVENT_ERR, "%s must be true or false, not %s", member_name[k],
-			       type_name(v));
+			       kind_name(v->kind));
 	return 0;
 }
 
 /* resources: an array of {"ARN":str,"type":str,"accountId":str}; ARN required. */
-static int check_resources(const json *v, struct ct_err *err)
+static int check_resources(const struct rec_view *v, struct ct_err *err)
 {
-	if (!json_is_array(v))
+	if (v->m[M_RESOURCES].kind != VK_ARRAY)
 		return ct_fail(err, EVENT_ERR, "resources must be an array of objects like "
 			       "{\"type\":\"AWS::S3::Bucket\",\"ARN\":\"arn:aws:s3:::bucket\"}, not %s",
-			       type_name(v));
-	size_t i = 0;
-	for (const json *r = json_first(v); r; r = json_next(r), i++) {
-		if (!json_is_object(r))
+			       kind_name(v->m[M_RESOURCES].kind));
+	for (size_t i = 0; i < v->n_res; i++) {
+		const struct res_view *r = &v->res[i];
+		if (r->kind != VK_OBJECT)
 			return ct_fail(err, EVENT_ERR, "resources[%zu] must be an object with a string "
-				       "\"ARN\", not %s", i, type_name(r));
-		const json *arn = json_get(r, "ARN");
-		if (!arn)
+				       "\"ARN\", not %s", i, kind_name(r->kind));
+		if (r->arn.kind == VK_ABSENT)
 			return ct_fail(err, EVENT_ERR, "resources[%zu] has no ARN: each resource needs a "
 				       "string \"ARN\", like \"arn:aws:s3:::bucket\"", i);
 		static const char *const keys[] = {"ARN", "type", "accountId"};
-		for (size_t k = 0; k < N_OF(keys); k++) {
-			const json *f = json_get(r, keys[k]);
-			if (f && !json_is_string(f))
+		const struct val *f[] = {&r->arn, &r->type, &r->account};
+		for (size_t k = 0; k < N_OF(keys); k++)
+			if (f[k]->kind != VK_ABSENT && f[k]->kind != VK_STRING)
 				return ct_fail(err, EVENT_ERR, "resources[%zu].%s must be a string, not %s",
-					       i, keys[k], type_name(f));
-		}
+					       i, keys[k], kind_name(f[k]->kind));
 	}
 	return 0;
 }
@@ -694,11 +792,9 @@ static int add_resource(struct event *e, const char *type, size_t type_len, cons
 /* The resources AWS writes for an S3 data event: the object (when there is
  * a key) and the bucket, from requestParameters.  Appends the member and
  * fills e; nothing when the record names no bucket. */
-static int s3_resources(struct out *o, bool *first, const json *request, const char *account,
-			struct event *e)
+static int s3_resources(struct out *o, bool *first, const char *bucket, const char *key,
+			const char *account, struct event *e)
 {
-	const char *bucket = json_string(json_get(request, "bucketName"));
-	const char *key = json_string(json_get(request, "key"));
 	if (!bucket || !*bucket)
 		return 0;
 	size_t nb = strlen(bucket), nk = key ? strlen(key) : 0;
@@ -734,16 +830,74 @@ static int s3_resources(struct out *o, bool *first, const json *request, const c
 	return r;
 }
 
+/* What AWS would have filled in, in the order AWS writes it, after the
+ * members as given (first: none of those was written), and the closing
+ * brace. */
+static int put_filled(struct out *o, bool first, const struct rec_view *v,
+		      const struct event_ctx *ctx, const char *stamp, size_t stamp_len,
+		      struct event *e)
+{
+	const struct val *m = v->m;
+	if (m[M_VERSION].kind == VK_ABSENT)
+		put_raw(o, &first, "eventVersion", "\"" CT_EVENT_VERSION "\"");
+	if (m[M_AED].kind == VK_ABSENT && ctx->who) {
+		put_raw(o, &first, "additionalEventData", "{\"trailfsIngest\":");
+		out_add(o, stamp, stamp_len);
+		out_putc(o, '}');
+	}
+	if (m[M_ID].kind == VK_ABSENT) {
+		put_key(o, &first, "eventID");
+		put_str(o, e->id, false);
+	}
+	if (m[M_READONLY].kind == VK_ABSENT)
+		put_raw(o, &first, "readOnly", e->read_only ? "true" : "false");
+	if (m[M_RESOURCES].kind == VK_ABSENT && e->category == EC_DATA &&
+	    !strcmp(e->source, "s3.amazonaws.com") && m[M_REQUEST].kind == VK_OBJECT) {
+		const char *account = m[M_ACCOUNT].kind != VK_ABSENT ? m[M_ACCOUNT].s : ctx->account;
+		int r = s3_resources(o, &first, v->bucket.kind == VK_STRING ? v->bucket.s : NULL,
+				     v->key.kind == VK_STRING ? v->key.s : NULL, account, e);
+		if (r < 0)
+			return r;
+	}
+	if (m[M_TYPE].kind == VK_ABSENT)
+		put_raw(o, &first, "eventType", "\"AwsApiCall\"");
+	if (m[M_MANAGEMENT].kind == VK_ABSENT)
+		put_raw(o, &first, "managementEvent", e->management ? "true" : "false");
+	if (m[M_ACCOUNT].kind == VK_ABSENT && ctx->account) {
+		put_key(o, &first, "recipientAccountId");
+		put_str(o, ctx->account, false);
+	}
+	if (m[M_CATEGORY].kind == VK_ABSENT) {
+		put_key(o, &first, "eventCategory");
+		put_str(o, category_name[e->category], false);
+	}
+	out_putc(o, '}');
+	out_flush(o);
+	return o->err;
+}
+
+/* The stamp of this write's records, {"uid":N,...}, made once. */
+static int stamp_text(struct scratch *sx, const struct ingest_who *who)
+{
+	if (sx->stamp.len || !who)
+		return 0;
+	struct out o = { .b = &sx->stamp };
+	put_stamp(&o, who);
+	out_flush(&o);
+	return o.err;
+}
+
 /* Write the normalised record: the members as given (a stamp in
- * additionalEventData), then what AWS would have filled in, in the order
- * AWS writes them.  *bad_key: the member being written when it failed. */
-static int put_record(struct out *o, const json *record, const json *const *m,
-		      const struct event_ctx *ctx, struct event *e, const char **bad_key)
+ * additionalEventData), then what AWS would have filled in.  *bad_key: the
+ * member being written when it failed. */
+static int put_record(struct out *o, const json *record, const struct rec_view *v,
+		      const json *aed, const struct event_ctx *ctx, struct scratch *sx,
+		      struct event *e, const char **bad_key)
 {
 	bool first = true;
 	out_putc(o, '{');
 	for (const json *it = json_first(record); it; it = json_next(it)) {
-		if (it == m[M_AED] && ctx->who) {
+		if (it == aed && ctx->who) {
 			put_key(o, &first, json_key(it));
 			put_stamped(o, it, ctx->who);
 		} else {
@@ -754,102 +908,72 @@ static int put_record(struct out *o, const json *record, const json *const *m,
 			return o->err;
 		}
 	}
-	if (!m[M_VERSION])
-		put_raw(o, &first, "eventVersion", "\"" CT_EVENT_VERSION "\"");
-	if (!m[M_AED] && ctx->who) {
-		put_raw(o, &first, "additionalEventData", "{\"trailfsIngest\":");
-		put_stamp(o, ctx->who);
-		out_putc(o, '}');
-	}
-	if (!m[M_ID]) {
-		put_key(o, &first, "eventID");
-		put_str(o, e->id, false);
-	}
-	if (!m[M_READONLY])
-		put_raw(o, &first, "readOnly", e->read_only ? "true" : "false");
-	if (!m[M_RESOURCES] && e->category == EC_DATA && !strcmp(e->source, "s3.amazonaws.com") &&
-	    json_is_object(m[M_REQUEST])) {
-		const char *account = m[M_ACCOUNT] ? json_string(m[M_ACCOUNT]) : ctx->account;
-		int r = s3_resources(o, &first, m[M_REQUEST], account, e);
-		if (r < 0)
-			return r;
-	}
-	if (!m[M_TYPE])
-		put_raw(o, &first, "eventType", "\"AwsApiCall\"");
-	if (!m[M_MANAGEMENT])
-		put_raw(o, &first, "managementEvent", e->management ? "true" : "false");
-	if (!m[M_ACCOUNT] && ctx->account) {
-		put_key(o, &first, "recipientAccountId");
-		put_str(o, ctx->account, false);
-	}
-	if (!m[M_CATEGORY]) {
-		put_key(o, &first, "eventCategory");
-		put_str(o, category_name[e->category], false);
-	}
-	out_putc(o, '}');
-	out_flush(o);
-	return o->err;
+	return put_filled(o, first, v, ctx, sx->stamp.data, sx->stamp.len, e);
 }
 
 /* Check the members and fill e's fields (all but json and derived resources). */
-static int check_record(const json *const *m, const struct event_ctx *ctx, struct event *e,
+static int check_record(const struct rec_view *v, const struct event_ctx *ctx, struct event *e,
 			struct scratch *sx, struct ct_err *err)
 {
+	const struct val *m = v->m;
 	char q[QUOTE_BUF], needs[128];
 	const char *like = ctx->n_regions ? ctx->regions[0] : "us-east-1";
 	int r;
 
-	if ((r = required(m[M_TIME], M_TIME, "the time of the call, like \"2026-11-23T10:02:11Z\"",
+	if ((r = required(&m[M_TIME], M_TIME, "the time of the call, like \"2026-11-23T10:02:11Z\"",
 			  64, err)) < 0)
 		return r;
-	const char *time = json_string(m[M_TIME]);
+	const char *time = m[M_TIME].s;
 	if (!parse_event_time(time, &e->time))
 		return ct_fail(err, EVENT_ERR, "eventTime %s is not an ISO-8601 UTC time like "
 			       "2026-11-23T10:02:11Z", quote(q, time));
-	if ((r = required(m[M_SOURCE], M_SOURCE, "the service called, like \"s3.amazonaws.com\"",
+	if ((r = required(&m[M_SOURCE], M_SOURCE, "the service called, like \"s3.amazonaws.com\"",
 			  CT_EVENT_SOURCE_MAX, err)) < 0 ||
-	    (r = required(m[M_NAME], M_NAME, "the API call, like \"GetObject\"",
+	    (r = required(&m[M_NAME], M_NAME, "the API call, like \"GetObject\"",
 			  CT_EVENT_SOURCE_MAX, err)) < 0)
 		return r;
 	snprintf(needs, sizeof needs, "a configured region, like \"%s\"", like);
-	if ((r = required(m[M_REGION], M_REGION, needs, CT_REGION_MAX, err)) < 0)
+	if ((r = required(&m[M_REGION], M_REGION, needs, CT_REGION_MAX, err)) < 0)
 		return r;
-	const char *region = json_string(m[M_REGION]);
-	size_t k = 0;
+	const char *region = m[M_REGION].s;
+	/* The region of the last record first: a write's records mostly share
+	 * a few. */
+	size_t k = sx->region < ctx->n_regions && !strcmp(region, ctx->regions[sx->region]) ? sx->region : 0;
 	while (k < ctx->n_regions && strcmp(region, ctx->regions[k]) != 0)
 		k++;
+	sx->region = k;
 	if (k == ctx->n_regions)
 		return ctx->n_regions ?
 			ct_fail(err, EVENT_ERR, "awsRegion %s is not a configured region (like %s)",
 				quote(q, region), like) :
 			ct_fail(err, EVENT_ERR, "awsRegion %s is not a configured region (none is "
 				"configured)", quote(q, region));
-	if (m[M_ID] && (r = required(m[M_ID], M_ID, "an ID (left out, one is made)",
-				  CT_EVENT_ID_MAX, err)) < 0)
+	if (m[M_ID].kind != VK_ABSENT && (r = required(&m[M_ID], M_ID, "an ID (left out, one is made)",
+						  CT_EVENT_ID_MAX, err)) < 0)
 		return r;
-	if ((r = optional_string(m[M_VERSION], M_VERSION, err)) < 0 ||
-	    (r = optional_string(m[M_TYPE], M_TYPE, err)) < 0 ||
-	    (r = optional_string(m[M_ACCOUNT], M_ACCOUNT, err)) < 0 ||
-	    (r = optional_string(m[M_CATEGORY], M_CATEGORY, err)) < 0 ||
-	    (r = optional_bool(m[M_READONLY], M_READONLY, err)) < 0 ||
-	    (r = optional_bool(m[M_MANAGEMENT], M_MANAGEMENT, err)) < 0)
+	if ((r = optional_string(&m[M_VERSION], M_VERSION, err)) < 0 ||
+	    (r = optional_string(&m[M_TYPE], M_TYPE, err)) < 0 ||
+	    (r = optional_string(&m[M_ACCOUNT], M_ACCOUNT, err)) < 0 ||
+	    (r = optional_string(&m[M_CATEGORY], M_CATEGORY, err)) < 0 ||
+	    (r = optional_bool(&m[M_READONLY], M_READONLY, err)) < 0 ||
+	    (r = optional_bool(&m[M_MANAGEMENT], M_MANAGEMENT, err)) < 0)
 		return r;
-	if (m[M_RESOURCES] && (r = check_resources(m[M_RESOURCES], err)) < 0)
+	if (m[M_RESOURCES].kind != VK_ABSENT && (r = check_resources(v, err)) < 0)
 		return r;
-	if (m[M_AED] && !json_is_object(m[M_AED]))
+	if (m[M_AED].kind != VK_ABSENT && m[M_AED].kind != VK_OBJECT)
 		return ct_fail(err, EVENT_ERR, "additionalEventData must be an object, not %s",
-			       type_name(m[M_AED]));
+			       kind_name(m[M_AED].kind));
 
 	copy_field(e->region, region, CT_REGION_MAX);
-	copy_field(e->source, json_string(m[M_SOURCE]), CT_EVENT_SOURCE_MAX);
-	copy_field(e->name, json_string(m[M_NAME]), CT_EVENT_SOURCE_MAX);
-	if (m[M_ID])
-		copy_field(e->id, json_string(m[M_ID]), CT_EVENT_ID_MAX);
+	copy_field(e->source, m[M_SOURCE].s, CT_EVENT_SOURCE_MAX);
+	copy_field(e->name, m[M_NAME].s, CT_EVENT_SOURCE_MAX);
+	if (m[M_ID].kind != VK_ABSENT)
+		copy_field(e->id, m[M_ID].s, CT_EVENT_ID_MAX);
 	else if ((r = uuid4(sx, e->id)) < 0)
 		return ct_fail_errno(err, r, "making an eventID");
 
-	if (m[M_CATEGORY]) {
-		const char *c = json_string(m[M_CATEGORY]);
+	if (m[M_CATEGORY].kind != VK_ABSENT) {
+		const char *c = m[M_CATEGORY].s;
 		size_t i = 0;
 		while (i < N_OF(category_name) && strcmp(c, category_name[i]) != 0)
 			i++;
@@ -860,20 +984,73 @@ static int check_record(const json *const *m, const struct event_ctx *ctx, struc
 	} else {
 		e->category = data_plane(e->source, e->name) ? EC_DATA : EC_MANAGEMENT;
 	}
-	e->management = m[M_MANAGEMENT] ? json_bool(m[M_MANAGEMENT]) : e->category == EC_MANAGEMENT;
-	e->read_only = m[M_READONLY] ? json_bool(m[M_READONLY]) : read_only_call(e->name);
+	e->management = m[M_MANAGEMENT].kind != VK_ABSENT ? m[M_MANAGEMENT].kind == VK_TRUE
+							   : e->category == EC_MANAGEMENT;
+	e->read_only = m[M_READONLY].kind != VK_ABSENT ? m[M_READONLY].kind == VK_TRUE
+						       : read_only_call(e->name);
 	e->global = event_source_global(e->source);
 
-	if (m[M_RESOURCES]) {
-		for (const json *res = json_first(m[M_RESOURCES]); res; res = json_next(res)) {
-			const char *type = json_string(json_get(res, "type"));
-			const char *arn = json_string(json_get(res, "ARN"));
-			if (!type)
-				type = "";
-			if (add_resource(e, type, strlen(type), arn, strlen(arn)) < 0)
-				return ct_fail_errno(err, ENOMEM, "copying resources");
-		}
+	for (size_t i = 0; m[M_RESOURCES].kind != VK_ABSENT && i < v->n_res; i++) {
+		const char *type = v->res[i].type.kind == VK_STRING ? v->res[i].type.s : "";
+		const char *arn = v->res[i].arn.s;
+		if (add_resource(e, type, strlen(type), arn, strlen(arn)) < 0)
+			return ct_fail_errno(err, ENOMEM, "copying resources");
 	}
+	return 0;
+}
+
+/* Room for n resource views in the scratch.  0 or -ENOMEM. */
+static int res_reserve(struct scratch *sx, size_t n)
+{
+	if (n <= sx->res_cap)
+		return 0;
+	size_t cap = sx->res_cap ? sx->res_cap : 8;
+	while (cap < n)
+		cap *= 2;
+	struct res_view *v = realloc(sx->res, cap * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	sx->res = v;
+	sx->res_cap = cap;
+	return 0;
+}
+
+/* The view of a record parsed by cJSON: its members are m[]. */
+static int view_of_tree(const json *const *m, struct rec_view *v, struct scratch *sx)
+{
+	memset(v, 0, sizeof *v);
+	for (int k = 0; k < M_COUNT; k++)
+		v->m[k] = val_of(m[k]);
+	if (v->m[M_RESOURCES].kind == VK_ARRAY) {
+		size_t n = json_size(m[M_RESOURCES]);
+		if (res_reserve(sx, n) < 0)
+			return -ENOMEM;
+		for (const json *r = json_first(m[M_RESOURCES]); r; r = json_next(r)) {
+			struct res_view *rv = &sx->res[v->n_res++];
+			rv->kind = val_of(r).kind;
+			rv->arn = val_of(json_get(r, "ARN"));
+			rv->type = val_of(json_get(r, "type"));
+			rv->account = val_of(json_get(r, "accountId"));
+		}
+		v->res = sx->res;
+	}
+	if (v->m[M_REQUEST].kind == VK_OBJECT) {
+		v->bucket = val_of(json_get(m[M_REQUEST], "bucketName"));
+		v->key = val_of(json_get(m[M_REQUEST], "key"));
+	}
+	return 0;
+}
+
+/* e->json: a copy of the normalised text in sx->out. */
+static int take_text(struct scratch *sx, struct event *e)
+{
+	if (sx->out.len > CT_EVENT_MAX)
+		return -E2BIG;
+	e->json = malloc(sx->out.len + 1);
+	if (!e->json)
+		return -ENOMEM;
+	memcpy(e->json, sx->out.data, sx->out.len + 1);
+	e->len = sx->out.len;
 	return 0;
 }
 
@@ -896,7 +1073,13 @@ static int normalize(const json *record, const struct event_ctx *ctx, struct eve
 				       "once", member_name[k]);
 		m[k] = it;
 	}
-	int r = check_record(m, ctx, e, sx, err);
+	struct rec_view v;
+	int r = view_of_tree(m, &v, sx);
+	if (r == 0)
+		r = stamp_text(sx, ctx->who);
+	if (r < 0)
+		return ct_fail_errno(err, -r, "normalising a record");
+	r = check_record(&v, ctx, e, sx, err);
 	if (r < 0) {
 		event_release(e);
 		return r;
@@ -908,18 +1091,9 @@ static int normalize(const json *record, const struct event_ctx *ctx, struct eve
 	o.err = 0;
 	o.n = 0;
 	buf_reset(&sx->out);
-	r = put_record(&o, record, m, ctx, e, &bad_key);
-	if (r == 0 && sx->out.len > CT_EVENT_MAX)
-		r = -E2BIG;
-	if (r == 0) {
-		e->json = malloc(sx->out.len + 1);
-		if (e->json) {
-			memcpy(e->json, sx->out.data, sx->out.len + 1);
-			e->len = sx->out.len;
-		} else {
-			r = -ENOMEM;
-		}
-	}
+	r = put_record(&o, record, &v, m[M_AED], ctx, sx, e, &bad_key);
+	if (r == 0)
+		r = take_text(sx, e);
 	if (r == 0)
 		return 0;
 	event_release(e);
@@ -1143,10 +1317,645 @@ static struct event *events_push(struct events *ev)
 	return e;
 }
 
-/* One whole top-level value that begins on line: its records into ev. */
-static int take_value(const char *text, size_t len, size_t line, const struct event_ctx *ctx,
-		      struct scratch *sx, struct events *ev, struct ct_err *err)
+/* ---- the fast path ----
+ * Most records come compact and plainly written: strings whose only escapes
+ * are those put_str writes, numbers as put_number prints them.  Their
+ * normalised text is the input itself, copied span by span, with the stamp
+ * and the filled-in members added: no tree, no allocation per value, one
+ * pass.  The scanner takes only such text, a strict subset of what
+ * json_scan and cJSON accept, on which put_value would print exactly what
+ * is copied; it builds the view that view_of_tree would build, and the
+ * same checks judge it.  Anything else, and every record with a problem,
+ * goes the general way, which then decides, and words any error. */
+
+#define FAST_DEPTH_MAX 64
+#define FAST_NUMBER_MAX 40
+
+/* A value's place in the text, and what it is. */
+struct span {
+	size_t from, to;          /* a string's bytes, quotes included */
+	enum vkind kind;
+	bool esc;                 /* a string with a backslash in it */
+};
+
+/* A resources[] element: its kind and its ARN, type and accountId. */
+struct fast_res {
+	enum vkind kind;
+	struct span f[3];
+};
+
+static const char *const res_names[] = {"ARN", "type", "accountId"};
+static const char *const request_names[] = {"bucketName", "key"};
+
+/* The members of an object to note (the first of each name). */
+struct pick {
+	const char *const *names;
+	size_t n;
+	struct span *out;
+};
+
+struct fast {
+	const unsigned char *t;
+	size_t i, n;
+	struct out *o;
+	size_t run_from, run_to;  /* input bytes owed to the output */
+	struct scratch *sx;       /* fres: the resources[] elements */
+	size_t n_res;
+	size_t lines;             /* newlines stepped over (all in white space) */
+};
+
+static void fast_flush(struct fast *f)
 {
+	if (f->run_to > f->run_from)
+		out_add(f->o, f->t + f->run_from, f->run_to - f->run_from);
+	f->run_from = f->run_to = SIZE_MAX;
+}
+
+/* Owe the output input bytes [from, to): adjoining runs go out as one. */
+static inline void fast_keep(struct fast *f, size_t from, size_t to)
+{
+	if (from == f->run_to) {
+		f->run_to = to;
+		return;
+	}
+	fast_flush(f);
+	f->run_from = from;
+	f->run_to = to;
+}
+
+/* The byte at the position, kept when emitting, and stepped over. */
+static inline void fast_step(struct fast *f, bool emit)
+{
+	if (emit)
+		fast_keep(f, f->i, f->i + 1);
+	f->i++;
+}
+
+/* White space as JSON has it (json_scan's other bytes up to 0x20 are left
+ * to the general path). */
+static inline void fast_ws(struct fast *f)
+{
+	while (f->i < f->n && (f->t[f->i] == ' ' || f->t[f->i] == '\n' || f->t[f->i] == '\t' ||
+			       f->t[f->i] == '\r'))
+		f->lines += f->t[f->i++] == '\n';
+}
+
+static inline bool fast_at(const struct fast *f, char c)
+{
+	return f->i < f->n && f->t[f->i] == (unsigned char)c;
+}
+
+/* utf8_seq, looking at no more than avail bytes. */
+static size_t utf8_seq_in(const unsigned char *p, size_t avail)
+{
+	unsigned c = p[0];
+	size_t need = c >= 0xC2 && c <= 0xDF ? 2 : (c & 0xF0) == 0xE0 ? 3 :
+		      c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+	if (need == 0 || avail < need)
+		return 0;
+	unsigned char q[5] = {0};
+	memcpy(q, p, need);
+	return utf8_seq(q);
+}
+
+static bool lower_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* The first byte from p[i] (before n) that plain1 does not pass: sixteen
+ * bytes a step where SSE2 is (all of x86-64), else eight (plain8). */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline size_t plain_run(const unsigned char *p, size_t i, size_t n)
+{
+	const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
+		      space = _mm_set1_epi8(0x20);
+	while (n - i >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		/* signed: below 0x20, and every byte from 0x80 */
+		__m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, space),
+					   _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)));
+		unsigned mask = (unsigned)_mm_movemask_epi8(bad);
+		if (mask)
+			return i + (size_t)__builtin_ctz(mask);
+		i += 16;
+	}
+	while (i < n && plain1(p[i]))
+		i++;
+	return i;
+}
+#else
+static inline size_t plain_run(const unsigned char *p, size_t i, size_t n)
+{
+	while (n - i >= 8 && plain8(p + i))
+		i += 8;
+	while (i < n && plain1(p[i]))
+		i++;
+	return i;
+}
+#endif
+
+/* A string at t[i] == '"' that put_str would write back byte for byte. */
+static bool fast_string(struct fast *f, struct span *sp, bool emit)
+{
+	const unsigned char *p = f->t;
+	size_t i = f->i + 1, n = f->n;
+	bool esc = false;
+	for (;;) {
+		i = plain_run(p, i, n);
+		if (i >= n)
+			return false;
+		unsigned char c = p[i];
+		if (c == '"')
+			break;
+		if (c >= 0x80) {
+			size_t k = utf8_seq_in(p + i, n - i);
+			if (!k)
+				return false;
+			i += k;
+			continue;
+		}
+		if (c != '\\' || n - i < 2)
+			return false;   /* a raw control byte, or the text ends */
+		unsigned char e = p[i + 1];
+		if (e == '"' || e == '\\' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+			i += 2;
+		} else if (e == 'u' && n - i >= 6 && p[i + 2] == '0' && p[i + 3] == '0' &&
+			   (p[i + 4] == '0' || p[i + 4] == '1') && lower_hex(p[i + 5])) {
+			/* put_str's \u00xx: a control byte without a short escape */
+			unsigned v = (unsigned)(p[i + 4] - '0') * 16 +
+				     (unsigned)(p[i + 5] <= '9' ? p[i + 5] - '0' : p[i + 5] - 'a' + 10);
+			if (v == 0 || v == '\b' || v == '\f' || v == '\n' || v == '\r' || v == '\t')
+				return false;
+			i += 6;
+		} else {
+			return false;
+		}
+		esc = true;
+	}
+	sp->from = f->i;
+	sp->to = i + 1;
+	sp->kind = VK_STRING;
+	sp->esc = esc;
+	if (emit)
+		fast_keep(f, f->i, i + 1);
+	f->i = i + 1;
+	return true;
+}
+
+/* A number as put_number prints it: an integer of up to 15 digits without
+ * a leading zero, or any text that strtod reads whole and that prints back
+ * the same. */
+static bool fast_number(struct fast *f, bool emit)
+{
+	const char *s = (const char *)f->t + f->i;
+	size_t len = 0;
+	while (f->i + len < f->n && number_char(s[len]))
+		len++;
+	if (len == 0 || len > FAST_NUMBER_MAX)
+		return false;
+	size_t k = s[0] == '-';
+	bool plain = len - k >= 1 && len - k <= 15 && !(s[k] == '0' && len - k > 1) &&
+		     !(k && len == 2 && s[1] == '0');
+	for (size_t j = k; plain && j < len; j++)
+		plain = s[j] >= '0' && s[j] <= '9';
+	if (!plain) {
+		char text[FAST_NUMBER_MAX + 1], back[NUMBER_TEXT_MAX];
+		memcpy(text, s, len);
+		text[len] = '\0';
+		char *end;
+		double d = strtod(text, &end);
+		if (end != text + len || number_text(d, back) != len || memcmp(back, s, len))
+			return false;
+	}
+	if (emit)
+		fast_keep(f, f->i, f->i + len);
+	f->i += len;
+	return true;
+}
+
+static bool fast_literal(struct fast *f, bool emit, struct span *sp)
+{
+	static const struct { const char *w; size_t n; enum vkind kind; } lit[] = {
+		{"true", 4, VK_TRUE}, {"false", 5, VK_FALSE}, {"null", 4, VK_NULL},
+	};
+	for (size_t k = 0; k < N_OF(lit); k++) {
+		if (f->n - f->i >= lit[k].n && !memcmp(f->t + f->i, lit[k].w, lit[k].n)) {
+			sp->kind = lit[k].kind;
+			if (emit)
+				fast_keep(f, f->i, f->i + lit[k].n);
+			f->i += lit[k].n;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool fast_value(struct fast *f, unsigned depth, bool emit, struct span *sp,
+		       const struct pick *pick, bool resources);
+
+/* Is the key span (quotes included, no escapes) the name? */
+static bool key_is(const struct fast *f, const struct span *key, const char *name)
+{
+	size_t n = strlen(name);
+	return !key->esc && key->to - key->from == n + 2 && !memcmp(f->t + key->from + 1, name, n);
+}
+
+/* An object at t[i] == '{'.  pick: members to note. */
+static bool fast_object(struct fast *f, unsigned depth, bool emit, const struct pick *pick)
+{
+	fast_step(f, emit);
+	fast_ws(f);
+	if (fast_at(f, '}')) {
+		fast_step(f, emit);
+		return true;
+	}
+	for (;;) {
+		struct span key, v;
+		fast_ws(f);
+		if (!fast_at(f, '"') || !fast_string(f, &key, emit))
+			return false;
+		fast_ws(f);
+		if (!fast_at(f, ':'))
+			return false;
+		fast_step(f, emit);
+		fast_ws(f);
+		struct span *slot = &v;
+		for (size_t k = 0; pick && k < pick->n; k++)
+			if (pick->out[k].kind == VK_ABSENT && key_is(f, &key, pick->names[k]))
+				slot = &pick->out[k];
+		if (!fast_value(f, depth, emit, slot, NULL, false))
+			return false;
+		fast_ws(f);
+		if (fast_at(f, ',')) {
+			fast_step(f, emit);
+			continue;
+		}
+		if (!fast_at(f, '}'))
+			return false;
+		fast_step(f, emit);
+		return true;
+	}
+}
+
+/* An array at t[i] == '['.  resources: note each element (resources[]). */
+static bool fast_array(struct fast *f, unsigned depth, bool emit, bool resources)
+{
+	fast_step(f, emit);
+	fast_ws(f);
+	if (fast_at(f, ']')) {
+		fast_step(f, emit);
+		return true;
+	}
+	for (;;) {
+		struct span v = {0};
+		fast_ws(f);
+		if (resources) {
+			struct scratch *sx = f->sx;
+			if (f->n_res == sx->fres_cap) {
+				size_t cap = sx->fres_cap ? 2 * sx->fres_cap : 8;
+				struct fast_res *grown = realloc(sx->fres, cap * sizeof *grown);
+				if (!grown)
+					return false;
+				sx->fres = grown;
+				sx->fres_cap = cap;
+			}
+			struct fast_res *r = &sx->fres[f->n_res];
+			memset(r, 0, sizeof *r);
+			struct pick pick = { res_names, N_OF(res_names), r->f };
+			if (!fast_value(f, depth, emit, &v, &pick, false))
+				return false;
+			r->kind = v.kind;
+			f->n_res++;
+		} else if (!fast_value(f, depth, emit, &v, NULL, false)) {
+			return false;
+		}
+		fast_ws(f);
+		if (fast_at(f, ',')) {
+			fast_step(f, emit);
+			continue;
+		}
+		if (!fast_at(f, ']'))
+			return false;
+		fast_step(f, emit);
+		return true;
+	}
+}
+
+/* Any value at t[i] (no white space before it); its kind into sp. */
+static bool fast_value(struct fast *f, unsigned depth, bool emit, struct span *sp,
+		       const struct pick *pick, bool resources)
+{
+	if (f->i >= f->n || depth >= FAST_DEPTH_MAX)
+		return false;
+	unsigned char c = f->t[f->i];
+	switch (c) {
+	case '"':
+		return fast_string(f, sp, emit);
+	case '{':
+		sp->kind = VK_OBJECT;
+		return fast_object(f, depth + 1, emit, pick);
+	case '[':
+		sp->kind = VK_ARRAY;
+		return fast_array(f, depth + 1, emit, resources);
+	case 't': case 'f': case 'n':
+		return fast_literal(f, emit, sp);
+	default:
+		if (c != '-' && !(c >= '0' && c <= '9'))
+			return false;
+		sp->kind = VK_NUMBER;
+		return fast_number(f, emit);
+	}
+}
+
+/* additionalEventData at t[i] == '{', as put_stamped writes it: the
+ * members but trailfsIngest, then the stamp. */
+static bool fast_stamped(struct fast *f, const char *stamp, size_t stamp_len)
+{
+	bool any = false;
+	size_t comma = 0;
+	fast_step(f, true);
+	fast_ws(f);
+	if (fast_at(f, '}')) {
+		f->i++;
+	} else {
+		for (;;) {
+			struct span key, v;
+			fast_ws(f);
+			if (!fast_at(f, '"') || !fast_string(f, &key, false))
+				return false;
+			fast_ws(f);
+			if (!fast_at(f, ':'))
+				return false;
+			size_t colon = f->i++;
+			fast_ws(f);
+			bool keep = !key_is(f, &key, "trailfsIngest");
+			if (keep) {
+				if (any)
+					fast_keep(f, comma, comma + 1);
+				fast_keep(f, key.from, key.to);
+				fast_keep(f, colon, colon + 1);
+				any = true;
+			}
+			if (!fast_value(f, 1, keep, &v, NULL, false))
+				return false;
+			fast_ws(f);
+			if (fast_at(f, ',')) {
+				comma = f->i++;
+				continue;
+			}
+			if (!fast_at(f, '}'))
+				return false;
+			f->i++;
+			break;
+		}
+	}
+	fast_flush(f);
+	if (any)
+		out_putc(f->o, ',');
+	OUT_LIT(f->o, "\"trailfsIngest\":");
+	out_add(f->o, stamp, stamp_len);
+	out_putc(f->o, '}');
+	return true;
+}
+
+/* The strings the checks read, NUL-terminated in sx->strings, into v. */
+static bool fast_view(struct fast *f, const struct span *m, const struct span *req,
+		      struct rec_view *v)
+{
+	struct scratch *sx = f->sx;
+	const struct span *need[M_COUNT + 2 + 3 * 64];
+	struct val *into[M_COUNT + 2 + 3 * 64];
+	size_t n = 0;
+	memset(v, 0, sizeof *v);
+	if (f->n_res > 64 || res_reserve(sx, f->n_res) < 0)
+		return false;
+	for (int k = 0; k < M_COUNT; k++) {
+		v->m[k].kind = m[k].kind;
+		if (m[k].kind == VK_STRING) {
+			need[n] = &m[k];
+			into[n++] = &v->m[k];
+		}
+	}
+	for (size_t k = 0; k < 2; k++) {
+		struct val *dst = k ? &v->key : &v->bucket;
+		dst->kind = req[k].kind;
+		if (req[k].kind == VK_STRING) {
+			need[n] = &req[k];
+			into[n++] = dst;
+		}
+	}
+	for (size_t i = 0; i < f->n_res; i++) {
+		struct res_view *rv = &sx->res[i];
+		const struct fast_res *fr = &sx->fres[i];
+		struct val *dst[3] = {&rv->arn, &rv->type, &rv->account};
+		rv->kind = fr->kind;
+		for (size_t k = 0; k < 3; k++) {
+			dst[k]->kind = fr->f[k].kind;
+			dst[k]->s = NULL;
+			if (fr->f[k].kind == VK_STRING) {
+				need[n] = &fr->f[k];
+				into[n++] = dst[k];
+			}
+		}
+	}
+	if (m[M_RESOURCES].kind == VK_ARRAY) {
+		v->res = sx->res;
+		v->n_res = f->n_res;
+	}
+	/* Offsets first: the buffer may move as it grows. */
+	size_t at[M_COUNT + 2 + 3 * 64];
+	buf_reset(&sx->strings);
+	for (size_t k = 0; k < n; k++) {
+		if (need[k]->esc)
+			return false;   /* to be unescaped: the general path */
+		at[k] = sx->strings.len;
+		if (buf_add(&sx->strings, f->t + need[k]->from + 1, need[k]->to - need[k]->from - 2) < 0 ||
+		    buf_putc(&sx->strings, '\0') < 0)
+			return false;
+	}
+	for (size_t k = 0; k < n; k++)
+		into[k]->s = sx->strings.data + at[k];
+	return true;
+}
+
+/* One record at t[i] == '{'.  True with e complete; false when it is not
+ * for the fast path (e then holds nothing). */
+static bool fast_record(struct fast *f, const struct event_ctx *ctx, struct event *e)
+{
+	struct scratch *sx = f->sx;
+	struct span m[M_COUNT], req[2];
+	memset(m, 0, sizeof m);
+	memset(req, 0, sizeof req);
+	struct out o = { .b = &sx->out };
+	buf_reset(&sx->out);
+	f->o = &o;
+	f->run_from = f->run_to = SIZE_MAX;
+	f->n_res = 0;
+	bool first = true;
+	size_t comma = 0;
+
+	fast_step(f, true);
+	fast_ws(f);
+	if (fast_at(f, '}')) {
+		f->i++;
+	} else {
+		for (;;) {
+			struct span key, other;
+			fast_ws(f);
+			if (!first)
+				fast_keep(f, comma, comma + 1);
+			if (!fast_at(f, '"') || !fast_string(f, &key, true))
+				return false;
+			fast_ws(f);
+			if (!fast_at(f, ':'))
+				return false;
+			fast_step(f, true);
+			fast_ws(f);
+			int k = -1;
+			char name[24];
+			size_t kn = key.to - key.from - 2;
+			if (!key.esc && kn < sizeof name) {
+				memcpy(name, f->t + key.from + 1, kn);
+				name[kn] = '\0';
+				k = member_index(name);
+			}
+			struct span *slot = k >= 0 ? &m[k] : &other;
+			if (k >= 0 && m[k].kind != VK_ABSENT)
+				return false;   /* twice: the general path says so */
+			bool ok;
+			if (k == M_AED && ctx->who) {
+				if (!fast_at(f, '{'))
+					return false;
+				m[k].kind = VK_OBJECT;
+				ok = fast_stamped(f, sx->stamp.data, sx->stamp.len);
+			} else if (k == M_REQUEST) {
+				struct pick pick = { request_names, N_OF(request_names), req };
+				ok = fast_value(f, 1, true, slot, &pick, false);
+			} else {
+				ok = fast_value(f, 1, true, slot, NULL, k == M_RESOURCES);
+			}
+			if (!ok)
+				return false;
+			first = false;
+			fast_ws(f);
+			if (fast_at(f, ',')) {
+				comma = f->i++;
+				continue;
+			}
+			if (!fast_at(f, '}'))
+				return false;
+			f->i++;
+			break;
+		}
+	}
+	fast_flush(f);
+	if (o.err)
+		return false;
+
+	struct rec_view v;
+	struct ct_err err;
+	if (!fast_view(f, m, req, &v) || check_record(&v, ctx, e, sx, &err) < 0 ||
+	    put_filled(&o, first, &v, ctx, sx->stamp.data, sx->stamp.len, e) < 0 ||
+	    take_text(sx, e) < 0) {
+		event_release(e);
+		return false;
+	}
+	return true;
+}
+
+/* The events of the top-level value at text[0] == '{' the fast way: true
+ * with them appended to ev, *end just past the value and *lines the
+ * newlines in it; false with ev as it was (the value may also just be
+ * unfinished within len). */
+static bool fast_take_value(const char *text, size_t len, const struct event_ctx *ctx,
+			    struct scratch *sx, struct events *ev, size_t *end, size_t *lines)
+{
+	struct fast f = { .t = (const unsigned char *)text, .n = len, .sx = sx };
+	size_t before = ev->n;
+	if (stamp_text(sx, ctx->who) < 0)
+		return false;
+	/* {"Records":[...]}: Records its only member, each element a record. */
+	f.i = 1;
+	fast_ws(&f);
+	bool wrapper = false;
+	if (len - f.i >= 9 && !memcmp(text + f.i, "\"Records\"", 9)) {
+		f.i += 9;
+		fast_ws(&f);
+		if (fast_at(&f, ':')) {
+			f.i++;
+			fast_ws(&f);
+			wrapper = fast_at(&f, '[');
+		}
+	}
+	if (wrapper) {
+		f.i++;
+		fast_ws(&f);
+		if (fast_at(&f, ']')) {
+			f.i++;
+		} else {
+			for (;;) {
+				fast_ws(&f);
+				if (!fast_at(&f, '{'))
+					goto undo;
+				struct event *e = events_push(ev);
+				if (!e)
+					goto undo;
+				if (!fast_record(&f, ctx, e)) {
+					ev->n--;
+					goto undo;
+				}
+				fast_ws(&f);
+				if (fast_at(&f, ',')) {
+					f.i++;
+					continue;
+				}
+				if (!fast_at(&f, ']'))
+					goto undo;
+				f.i++;
+				break;
+			}
+		}
+		fast_ws(&f);
+		if (!fast_at(&f, '}'))
+			goto undo;   /* more members: one record, the general way */
+		f.i++;
+	} else {
+		f.i = 0;
+		f.lines = 0;
+		struct event *e = events_push(ev);
+		if (!e)
+			goto undo;
+		if (!fast_record(&f, ctx, e)) {
+			ev->n--;
+			goto undo;
+		}
+	}
+	*end = f.i;
+	*lines = f.lines;
+	return true;
+undo:
+	while (ev->n > before)
+		event_release(&ev->v[--ev->n]);
+	return false;
+}
+
+/* One whole top-level value that begins on line: its records into ev.
+ * try_fast: the fast path has not been tried on it yet. */
+static int take_value(const char *text, size_t len, size_t line, bool try_fast,
+		      const struct event_ctx *ctx, struct scratch *sx, struct events *ev,
+		      struct ct_err *err)
+{
+	size_t before = ev->n;
+	size_t end, lines;
+	if (try_fast && fast_take_value(text, len, ctx, sx, ev, &end, &lines)) {
+		if (end == len)
+			return 0;
+		/* not one value after all (the stream found its end): undo */
+		while (ev->n > before)
+			event_release(&ev->v[--ev->n]);
+	}
 	size_t off = 0;
 	json *doc = json_parse(text, len, &off);
 	if (!doc)
@@ -1223,6 +2032,14 @@ int event_stream_feed(struct event_stream *s, const char *data, size_t len,
 				scratch_release(&sx);
 				goto fail;
 			}
+			/* A value that is whole in this write and plainly written
+			 * is taken in one pass, without scanning for its end first. */
+			size_t end, lines;
+			if (fast_take_value(data + i, len - i, ctx, &sx, &ev, &end, &lines)) {
+				i += end;
+				sc.line += lines;
+				continue;
+			}
 			pending = true;
 			from_carry = false;
 			start = i++;
@@ -1241,12 +2058,12 @@ int event_stream_feed(struct event_stream *s, const char *data, size_t len,
 			if (r == 0)
 				r = buf_add(&whole, data, i);
 			if (r == 0)
-				r = take_value(whole.data, whole.len, start_line, ctx, &sx, &ev, err);
+				r = take_value(whole.data, whole.len, start_line, true, ctx, &sx, &ev, err);
 			else
 				r = ct_fail_errno(err, r, "joining a record split across writes");
 			buf_release(&whole);
 		} else {
-			r = take_value(data + start, i - start, start_line, ctx, &sx, &ev, err);
+			r = take_value(data + start, i - start, start_line, false, ctx, &sx, &ev, err);
 		}
 		if (r < 0) {
 			scratch_release(&sx);
@@ -1299,6 +2116,10 @@ int event_stream_feed(struct event_stream *s, const char *data, size_t len,
 	s->line = pending ? start_line : sc.line;
 	s->lines_in_carry = pending ? sc.line - start_line : 0;
 	s->scanned = s->carry.len;
+	if (ev.n == 0) {   /* a slot the fast path took and gave back */
+		free(ev.v);
+		ev.v = NULL;
+	}
 	*out = ev.v;
 	*n = ev.n;
 	return 0;

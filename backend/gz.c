@@ -20,6 +20,30 @@
 /* First output buffer when ISIZE says the content is empty or tiny. */
 #define GZ_GUESS_MIN     4096
 
+/* libdeflate's compressor is the whole of ours. */
+struct gz_compressor *gz_compressor_new(int level)
+{
+	if (level < GZ_LEVEL_MIN || level > GZ_LEVEL_MAX)
+		return NULL;
+	return (struct gz_compressor *)libdeflate_alloc_compressor(level);
+}
+
+void gz_compressor_free(struct gz_compressor *c)
+{
+	libdeflate_free_compressor((struct libdeflate_compressor *)c);
+}
+
+size_t gz_compress_bound(struct gz_compressor *c, size_t len)
+{
+	return libdeflate_gzip_compress_bound((struct libdeflate_compressor *)c, len);
+}
+
+size_t gz_compress_to(struct gz_compressor *c, const void *data, size_t len, void *out,
+		      size_t cap)
+{
+	return libdeflate_gzip_compress((struct libdeflate_compressor *)c, data, len, out, cap);
+}
+
 int gz_compress(const void *data, size_t len, int level, struct buf *out)
 {
 	if (level < GZ_LEVEL_MIN || level > GZ_LEVEL_MAX)

@@ -13,6 +13,21 @@
  * (-E2BIG past out's cap, -ENOMEM). */
 int gz_compress(const void *data, size_t len, int level, struct buf *out);
 
+/* The same in parts, for callers that compress many members, perhaps on
+ * several threads: a compressor (for one thread at a time) kept across
+ * members, and a member written into memory the caller provides, so that
+ * compressing itself allocates nothing and takes no lock. */
+struct gz_compressor;
+/* NULL: level out of range (1-12) or no memory. */
+struct gz_compressor *gz_compressor_new(int level);
+void gz_compressor_free(struct gz_compressor *c);
+/* Room one member of len bytes may need. */
+size_t gz_compress_bound(struct gz_compressor *c, size_t len);
+/* One gzip member of data into out[0..cap): its length, or 0 when cap is
+ * below gz_compress_bound and it did not fit. */
+size_t gz_compress_to(struct gz_compressor *c, const void *data, size_t len, void *out,
+		      size_t cap);
+
 /* The uncompressed length a single-member gzip declares (ISIZE, mod 2^32),
  * or -EINVAL when data is too short to be gzip. */
 long long gz_declared_size(const void *data, size_t len);

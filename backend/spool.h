@@ -47,6 +47,8 @@ uint64_t spool_next(struct spool *s);
 uint64_t spool_first(struct spool *s);
 /* Bytes of frames held. */
 uint64_t spool_bytes(struct spool *s);
+/* Bytes of frames appended since the spool was opened (only grows). */
+uint64_t spool_appended(struct spool *s);
 
 /* Call fn for each frame with from <= seq < to, in order, stopping at the
  * first nonzero return (which is returned).  Frames appended meanwhile are
