@@ -1695,19 +1695,32 @@ int ct_start_delivery(struct ct *ct, ct_delivered_fn fn, void *ctx)
 
 /* ---- delivered objects ---- */
 
-int ct_log_location(struct ct *ct, const char *trail, char bucket[CT_BUCKET_NAME_MAX + 1],
-		    struct buf *prefix, struct ct_err *err)
+/* The trail's bucket and "[PREFIX/]AWSLogs/ACCOUNT/FOLDER/". */
+static int location(struct ct *ct, const char *trail, const char *folder,
+		    char bucket[CT_BUCKET_NAME_MAX + 1], struct buf *prefix, struct ct_err *err)
 {
 	pthread_rwlock_rdlock(&ct->lock);
 	ssize_t i = find_locked(ct, trail);
 	int r = i < 0 ? trail_not_found(ct, trail, err) : 0;
 	if (r == 0) {
 		memcpy(bucket, ct->trails[i].bucket, CT_BUCKET_NAME_MAX + 1);
-		r = buf_printf(prefix, "%s%sAWSLogs/%s/CloudTrail/", ct->trails[i].prefix,
-			       *ct->trails[i].prefix ? "/" : "", ct->account);
+		r = buf_printf(prefix, "%s%sAWSLogs/%s/%s/", ct->trails[i].prefix,
+			       *ct->trails[i].prefix ? "/" : "", ct->account, folder);
 	}
 	pthread_rwlock_unlock(&ct->lock);
 	return r;
+}
+
+int ct_log_location(struct ct *ct, const char *trail, char bucket[CT_BUCKET_NAME_MAX + 1],
+		    struct buf *prefix, struct ct_err *err)
+{
+	return location(ct, trail, "CloudTrail", bucket, prefix, err);
+}
+
+int ct_digest_location(struct ct *ct, const char *trail, char bucket[CT_BUCKET_NAME_MAX + 1],
+		       struct buf *prefix, struct ct_err *err)
+{
+	return location(ct, trail, "CloudTrail-Digest", bucket, prefix, err);
 }
 
 int ct_list_objects(struct ct *ct, const char *bucket, const char *prefix,
@@ -1764,9 +1777,16 @@ static int view_depth(const char *sub)
 	return depth;
 }
 
+/* What a view file's name ends with, and whether the view shows the
+ * object decompressed (its name without ".gz"). */
+static bool view_inflated(enum ct_view view)
+{
+	return view != CT_VIEW_RAW;
+}
+
 static const char *view_suffix(enum ct_view view)
 {
-	return view == CT_VIEW_LOGS ? ".json" : ".json.gz";
+	return view_inflated(view) ? ".json" : ".json.gz";
 }
 
 static bool ends_with(const char *s, const char *tail)
@@ -1779,10 +1799,11 @@ static bool ends_with(const char *s, const char *tail)
 static int view_key(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
 		    int depth, char bucket[CT_BUCKET_NAME_MAX + 1], struct buf *key)
 {
-	int r = ct_log_location(ct, trail, bucket, key, NULL);
+	int r = view == CT_VIEW_DIGESTS ? ct_digest_location(ct, trail, bucket, key, NULL)
+					: ct_log_location(ct, trail, bucket, key, NULL);
 	if (r == 0)
 		r = buf_puts(key, sub);
-	if (r == 0 && depth == VIEW_DEPTH_FILE && view == CT_VIEW_LOGS)
+	if (r == 0 && depth == VIEW_DEPTH_FILE && view_inflated(view))
 		r = buf_puts(key, ".gz");
 	else if (r == 0 && depth > 0 && depth < VIEW_DEPTH_FILE)
 		r = buf_putc(key, '/');
@@ -1832,7 +1853,7 @@ int ct_view_list(struct ct *ct, const char *trail, enum ct_view view, const char
 		const char *base = last_segment(l.keys[i], 0);
 		if (!ends_with(base, ".json.gz"))
 			continue;
-		size_t len = strlen(base) - (view == CT_VIEW_LOGS ? 3 : 0);
+		size_t len = strlen(base) - (view_inflated(view) ? 3 : 0);
 		v[*n].dir = false;
 		v[*n].name = strndup(base, len);
 		r = v[(*n)++].name ? 0 : -ENOMEM;
@@ -1850,9 +1871,14 @@ int ct_view_list(struct ct *ct, const char *trail, enum ct_view view, const char
 	return 0;
 }
 
-/* The one-record-per-line text of a delivered object. */
-static int view_lines(const struct buf *obj, struct buf *out)
+/* What a view shows of a gzip object: for a log file its records one per
+ * line, for a digest its inflated bytes as they are. */
+static int view_text(enum ct_view view, const struct buf *obj, struct buf *out)
 {
+	if (view == CT_VIEW_DIGESTS) {
+		int r = gz_decompress(obj->data, obj->len, VIEW_FILE_MAX, out);
+		return r == -EINVAL ? -EIO : r;
+	}
 	struct buf json;
 	buf_init(&json, VIEW_FILE_MAX);
 	int r = gz_decompress(obj->data, obj->len, VIEW_FILE_MAX, &json);
@@ -1881,7 +1907,7 @@ int ct_view_stat(struct ct *ct, const char *trail, enum ct_view view, const char
 		return r;
 	}
 	*dir = false;
-	if (!ends_with(sub, view_suffix(view)) || (view == CT_VIEW_LOGS && ends_with(sub, ".gz")))
+	if (!ends_with(sub, view_suffix(view)) || (view_inflated(view) && ends_with(sub, ".gz")))
 		return -ENOENT;
 	char bucket[CT_BUCKET_NAME_MAX + 1];
 	struct buf key;
@@ -1897,15 +1923,22 @@ int ct_view_stat(struct ct *ct, const char *trail, enum ct_view view, const char
 		const char *lines = store_meta_get(&info, META_LINES_SIZE);
 		if (view == CT_VIEW_LOGS && lines) {
 			*size = strtoull(lines, NULL, 10);
-		} else if (view == CT_VIEW_LOGS) {
-			/* Not one of ours: decompress to know. */
+		} else if (view_inflated(view)) {
+			/* Not a log file of ours (or a digest, whose text is
+			 * small): decompress to know. */
 			struct buf obj, text;
 			buf_init(&obj, VIEW_FILE_MAX);
 			buf_init(&text, VIEW_FILE_MAX);
 			r = ct_get_object(ct, bucket, key.data, &obj, NULL);
 			if (r == 0)
-				r = view_lines(&obj, &text);
+				r = view_text(view, &obj, &text);
 			*size = text.len;
+			/* A damaged object is still there: it lists, and
+			 * reading it fails with EIO. */
+			if (r == -EIO) {
+				*size = info.size;
+				r = 0;
+			}
 			buf_release(&obj);
 			buf_release(&text);
 		}
@@ -1948,9 +1981,30 @@ int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
 		r = ct_get_object(ct, bucket, key.data, view == CT_VIEW_RAW ? out : &obj, NULL);
 	if (r == 0)
 		audit_get_object(ct, who, bucket, key.data, view == CT_VIEW_RAW ? out->len : obj.len);
-	if (r == 0 && view == CT_VIEW_LOGS)
-		r = view_lines(&obj, out);
+	if (r == 0 && view_inflated(view))
+		r = view_text(view, &obj, out);
 	buf_release(&obj);
+	buf_release(&key);
+	return r;
+}
+
+int ct_view_head(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		 struct store_object_info *info)
+{
+	memset(info, 0, sizeof *info);
+	int depth = view_depth(sub);
+	if (depth < 0)
+		return -ENOENT;
+	if (depth < VIEW_DEPTH_FILE)
+		return -EISDIR;
+	if (!ends_with(sub, view_suffix(view)) || (view_inflated(view) && ends_with(sub, ".gz")))
+		return -ENOENT;
+	char bucket[CT_BUCKET_NAME_MAX + 1];
+	struct buf key;
+	buf_init(&key, 2048);
+	int r = view_key(ct, trail, view, sub, depth, bucket, &key);
+	if (r == 0)
+		r = ct_head_object(ct, bucket, key.data, info);
 	buf_release(&key);
 	return r;
 }

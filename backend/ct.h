@@ -212,12 +212,20 @@ int ct_get_object(struct ct *ct, const char *bucket, const char *key, struct buf
 int ct_head_object(struct ct *ct, const char *bucket, const char *key,
 		   struct store_object_info *info);
 
-/* ---- the trail views: logs/ and raw/ ----
+/* The trail's digest location: its bucket, and the key prefix
+ * "[PREFIX/]AWSLogs/ACCOUNT/CloudTrail-Digest/" (appended to prefix). */
+int ct_digest_location(struct ct *ct, const char *trail, char bucket[CT_BUCKET_NAME_MAX + 1],
+		       struct buf *prefix, struct ct_err *err);
+
+/* ---- the trail views: logs/, raw/ and digests/ ----
  * sub is the path below the view: "" (regions), "REGION", "REGION/YYYY",
  * "REGION/YYYY/MM", "REGION/YYYY/MM/DD" (directories) and
  * "REGION/YYYY/MM/DD/NAME" (a file: NAME is the object's file name, without
- * ".gz" in logs/).  They show what lies in the trail's delivery location. */
-enum ct_view { CT_VIEW_LOGS, CT_VIEW_RAW };
+ * ".gz" in logs/ and digests/).  They show what lies in the trail's delivery
+ * location: logs/ and raw/ the log files under CloudTrail/, digests/ the
+ * digest files under CloudTrail-Digest/, each decompressed (its exact
+ * bytes, which previousDigestHashValue hashes). */
+enum ct_view { CT_VIEW_LOGS, CT_VIEW_RAW, CT_VIEW_DIGESTS };
 
 struct ct_view_entry {
 	char *name;
@@ -240,6 +248,11 @@ int ct_view_stat(struct ct *ct, const char *trail, enum ct_view view, const char
  * (bytesTransferredOut: the object's size). */
 int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
 		 enum ct_view view, const char *sub, struct buf *out);
+/* The object behind a view file: its HeadObject (user metadata included),
+ * for the extended attributes.  info is the caller's to release.
+ * -ENOENT, -EISDIR. */
+int ct_view_head(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		 struct store_object_info *info);
 
 /* ---- /errors ---- */
 

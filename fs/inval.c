@@ -133,9 +133,25 @@ void inval_entry(struct fs *fs, const char *dir, const char *name)
 	inval_push(fs, nodes_find(&fs->nodes, dir), name);
 }
 
+/* Invalidate the listings on the way to sub (REGION/YYYY/MM/DD/NAME)
+ * in the trail's view, and the view itself. */
+static void inval_path(struct fs *fs, struct buf *path, const char *trail, const char *view,
+		       const char *sub)
+{
+	buf_reset(path);
+	if (buf_printf(path, "/trails/%s/%s", trail, view) == 0)
+		inval_inode(fs, buf_str(path));
+	for (const char *p = sub; (p = strchr(p, '/')); p++) {
+		buf_reset(path);
+		if (buf_printf(path, "/trails/%s/%s/%.*s", trail, view, (int)(p - sub), sub) == 0)
+			inval_inode(fs, buf_str(path));
+	}
+}
+
 /* A delivered object at key in bucket: every trail whose delivery location
- * holds it sees it in logs/ and raw/, so the listings of the directories on
- * its way there (REGION, YYYY, MM, DD, and the view itself) change. */
+ * holds it sees it (a log file in logs/ and raw/, a digest in digests/), so
+ * the listings of the directories on its way there (REGION, YYYY, MM, DD,
+ * and the view itself) change. */
 void inval_delivered(void *ctx, const struct delivered_file *files, size_t n)
 {
 	struct fs *fs = ctx;
@@ -144,33 +160,30 @@ void inval_delivered(void *ctx, const struct delivered_file *files, size_t n)
 	if (!__atomic_load_n(&fs->inval, __ATOMIC_ACQUIRE) ||
 	    ct_describe_trails(fs->ct, NULL, &trails, &n_trails) < 0)
 		return;
-	struct buf prefix, path;
-	buf_init(&prefix, 4096);
+	struct buf logs, digests, path;
+	buf_init(&logs, 4096);
+	buf_init(&digests, 4096);
 	buf_init(&path, 4096);
 	for (size_t t = 0; t < n_trails; t++) {
-		char bucket[CT_BUCKET_NAME_MAX + 1];
-		buf_reset(&prefix);
-		if (ct_log_location(fs->ct, trails[t], bucket, &prefix, NULL) < 0)
+		char bucket[CT_BUCKET_NAME_MAX + 1], dbucket[CT_BUCKET_NAME_MAX + 1];
+		buf_reset(&logs);
+		buf_reset(&digests);
+		if (ct_log_location(fs->ct, trails[t], bucket, &logs, NULL) < 0 ||
+		    ct_digest_location(fs->ct, trails[t], dbucket, &digests, NULL) < 0)
 			continue;
 		for (size_t i = 0; i < n; i++) {
-			if (strcmp(files[i].bucket, bucket) || strncmp(files[i].key, prefix.data, prefix.len))
+			if (strcmp(files[i].bucket, bucket))
 				continue;
-			const char *sub = files[i].key + prefix.len;   /* REGION/YYYY/MM/DD/NAME */
-			for (int v = 0; v < 2; v++) {
-				const char *view = v ? "raw" : "logs";
-				buf_reset(&path);
-				if (buf_printf(&path, "/trails/%s/%s", trails[t], view) == 0)
-					inval_inode(fs, buf_str(&path));
-				for (const char *p = sub; (p = strchr(p, '/')); p++) {
-					buf_reset(&path);
-					if (buf_printf(&path, "/trails/%s/%s/%.*s", trails[t], view,
-						       (int)(p - sub), sub) == 0)
-						inval_inode(fs, buf_str(&path));
-				}
+			if (!strncmp(files[i].key, logs.data, logs.len)) {
+				inval_path(fs, &path, trails[t], "logs", files[i].key + logs.len);
+				inval_path(fs, &path, trails[t], "raw", files[i].key + logs.len);
+			} else if (!strncmp(files[i].key, digests.data, digests.len)) {
+				inval_path(fs, &path, trails[t], "digests", files[i].key + digests.len);
 			}
 		}
 	}
 	buf_release(&path);
-	buf_release(&prefix);
+	buf_release(&digests);
+	buf_release(&logs);
 	store_names_free(trails, n_trails);
 }

@@ -41,7 +41,7 @@ struct where {
 	char dir[PATH_CAP];             /* the directory, for scratch files */
 	char name[NAME_MAX + 1];        /* trail or bucket */
 	char file[NAME_MAX + 1];        /* the file inside it */
-	enum ct_view view;              /* N_VIEW_*: logs/ or raw/ */
+	enum ct_view view;              /* N_VIEW_*: logs/, raw/ or digests/ */
 	char sub[PATH_CAP];             /* N_VIEW_*: the path below the view */
 };
 
@@ -99,8 +99,10 @@ static void classify(const char *path, struct where *w)
 	}
 	snprintf(w->file, sizeof w->file, "%s", parts[2]);
 	snprintf(w->dir, sizeof w->dir, "/%s/%s", parts[0], parts[1]);
-	if (trails && (!strcmp(parts[2], "logs") || !strcmp(parts[2], "raw"))) {
-		w->view = parts[2][0] == 'l' ? CT_VIEW_LOGS : CT_VIEW_RAW;
+	if (trails && (!strcmp(parts[2], "logs") || !strcmp(parts[2], "raw") ||
+		       !strcmp(parts[2], "digests"))) {
+		w->view = parts[2][0] == 'l' ? CT_VIEW_LOGS : parts[2][0] == 'r' ? CT_VIEW_RAW
+					     : CT_VIEW_DIGESTS;
 		for (int i = 3; i < n; i++) {
 			size_t len = strlen(w->sub);
 			snprintf(w->sub + len, sizeof w->sub - len, "%s%s", i > 3 ? "/" : "", parts[i]);
@@ -590,6 +592,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		if (r == 0)
 			r = list_add(l, "raw", true);
 		if (r == 0)
+			r = list_add(l, "digests", true);
+		if (r == 0)
 			r = list_scratch(fs, l, dir);
 		break;
 	}
@@ -899,6 +903,7 @@ static int apply(struct fs *fs, const struct ct_caller *who, const struct where 
 		       !strcmp(w->file, "config.json"))) {
 		inval_entry(fs, w->dir, "logs");
 		inval_entry(fs, w->dir, "raw");
+		inval_entry(fs, w->dir, "digests");
 	}
 	return r;
 }
@@ -1262,6 +1267,113 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &st);
 }
 
+/* ---- extended attributes ----
+ * A digest under digests/ carries its object's signature metadata, as
+ * user.trailfs.signature and user.trailfs.signature-algorithm (what an S3
+ * HEAD shows as x-amz-meta-signature and x-amz-meta-signature-algorithm),
+ * so that a validator reading the tree has what validate-logs reads. */
+#define XATTR_PREFIX "user.trailfs."
+#define XATTR_MAX 4
+
+struct xattr {
+	const char *name;       /* without XATTR_PREFIX */
+	const char *value;      /* borrowed from the object's metadata */
+};
+
+static const char *const digest_xattrs[] = { "signature", "signature-algorithm" };
+
+/* The attributes of w (info holds their values). */
+static size_t xattrs_of(struct fs *fs, const struct where *w, struct store_object_info *info,
+			struct xattr out[XATTR_MAX], int *r)
+{
+	memset(info, 0, sizeof *info);
+	*r = 0;
+	if (w->kind != N_VIEW_FILE || w->view != CT_VIEW_DIGESTS)
+		return 0;
+	*r = ct_view_head(fs->ct, w->name, w->view, w->sub, info);
+	if (*r < 0)
+		return 0;
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof digest_xattrs / sizeof *digest_xattrs; i++) {
+		const char *v = store_meta_get(info, digest_xattrs[i]);
+		if (v)
+			out[n++] = (struct xattr){ digest_xattrs[i], v };
+	}
+	return n;
+}
+
+/* Reply with data[0..len) as getxattr/listxattr do: its size when the
+ * caller asked for it (size 0), ERANGE when it does not fit. */
+static void reply_xattr(fuse_req_t req, size_t size, const char *data, size_t len)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, data, len);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs *fs = fs_of(req);
+	struct where w;
+	int r = where_of(fs, ino, &w);
+	struct store_object_info info;
+	struct xattr x[XATTR_MAX];
+	size_t n = r == 0 ? xattrs_of(fs, &w, &info, x, &r) : 0;
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	r = -ENODATA;
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) &&
+		    !strcmp(name + strlen(XATTR_PREFIX), x[i].name)) {
+			reply_xattr(req, size, x[i].value, strlen(x[i].value));
+			r = 0;
+			break;
+		}
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	store_object_info_release(&info);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs *fs = fs_of(req);
+	struct where w;
+	int r = where_of(fs, ino, &w);
+	struct store_object_info info;
+	struct xattr x[XATTR_MAX];
+	size_t n = r == 0 ? xattrs_of(fs, &w, &info, x, &r) : 0;
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	char names[XATTR_MAX * (NAME_MAX + 1)];
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		int k = snprintf(names + len, sizeof names - len, XATTR_PREFIX "%s", x[i].name);
+		len += (size_t)k + 1;   /* each name ends in NUL */
+	}
+	reply_xattr(req, size, names, len);
+	store_object_info_release(&info);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	(void)ino; (void)name; (void)value; (void)size; (void)flags;
+	fuse_reply_err(req, ENOTSUP);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino; (void)name;
+	fuse_reply_err(req, ENOTSUP);
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
@@ -1295,4 +1407,8 @@ const struct fuse_lowlevel_ops trailfs_ops = {
 	.readdir = op_readdir,
 	.releasedir = op_releasedir,
 	.statfs = op_statfs,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.setxattr = op_setxattr,
+	.removexattr = op_removexattr,
 };
