@@ -1329,6 +1329,13 @@ static struct event *events_push(struct events *ev)
  * goes the general way, which then decides, and words any error. */
 
 #define FAST_DEPTH_MAX 64
+
+static bool fast_enabled = true;
+
+void event_set_fast_path(bool on)
+{
+	__atomic_store_n(&fast_enabled, on, __ATOMIC_RELAXED);
+}
 #define FAST_NUMBER_MAX 40
 
 /* A value's place in the text, and what it is. */
@@ -1874,7 +1881,7 @@ static bool fast_take_value(const char *text, size_t len, const struct event_ctx
 {
 	struct fast f = { .t = (const unsigned char *)text, .n = len, .sx = sx };
 	size_t before = ev->n;
-	if (stamp_text(sx, ctx->who) < 0)
+	if (!__atomic_load_n(&fast_enabled, __ATOMIC_RELAXED) || stamp_text(sx, ctx->who) < 0)
 		return false;
 	/* {"Records":[...]}: Records its only member, each element a record. */
 	f.i = 1;

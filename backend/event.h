@@ -125,4 +125,10 @@ int event_stream_feed(struct event_stream *s, const char *data, size_t len,
  * InvalidEventException naming the line where the unfinished record began. */
 int event_stream_finish(const struct event_stream *s, struct ct_err *err);
 
+/* Testing aid: with on false, every value goes the general way (a tree
+ * from cJSON), never the one-pass scanner that takes the common shapes, so
+ * a test can check that both give the same records.  Process-wide; on by
+ * default. */
+void event_set_fast_path(bool on);
+
 #endif
