@@ -309,11 +309,17 @@ int envelope_parse(const struct store_object_info *info, struct envelope_header 
 	bool other = false;
 	for (size_t i = 0; i < sizeof other_formats / sizeof other_formats[0]; i++)
 		other = other || store_meta_get(info, other_formats[i]);
-	if (!key && !other)
+	/* Envelope members without any key: a damaged envelope, not a plain object. */
+	static const char *const members[] = {ENVELOPE_IV, ENVELOPE_CEK_ALG, ENVELOPE_WRAP_ALG,
+		ENVELOPE_MATDESC, ENVELOPE_TAG_LEN};
+	bool parts = false;
+	for (size_t i = 0; i < sizeof members / sizeof members[0]; i++)
+		parts = parts || store_meta_get(info, members[i]);
+	if (!key && !other && !parts)
 		return -ENODATA;
 	int r;
 	if (!key || other) {
-		r = invalid(err, "%s", key ? "V2 keys mixed with another format's (x-amz-key, or "
+		r = invalid(err, "%s", other ? "V2 keys mixed with another format's (x-amz-key, or "
 			    "x-amz-3/c/d/i)" : "not a V2 envelope (x-amz-key-v2 is missing)");
 		goto fail;
 	}
