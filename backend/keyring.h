@@ -49,24 +49,29 @@
  *   InvalidStateFile (EINVAL)          a damaged ring, path named
  *   InternalFailure (the errno)        disk or memory failures
  *
- * For the audit records the lead writes (KMS management events, eventSource
- * kms.amazonaws.com), the calls and their members as CloudTrail logs them:
+ * What to record for each call (KMS management events: eventSource
+ * kms.amazonaws.com, the key's ARN in resources as {"accountId", "type":
+ * "AWS::KMS::Key", "ARN"}).  The shapes of Decrypt, Encrypt and DeleteKey
+ * are from the KMS Developer Guide's CloudTrail examples (ct-*.md); the
+ * others follow the API's request members in lower camel case:
  *   CreateKey      request {keyUsage:"ENCRYPT_DECRYPT", keySpec:"SYMMETRIC_DEFAULT",
- *                  origin:"AWS_KMS", ...}; response {keyMetadata:{keyId, arn,
+ *                  origin:"AWS_KMS"}; response {keyMetadata:{keyId, arn,
  *                  creationDate, enabled, keyState, ...}}
  *   CreateAlias    request {aliasName, targetKeyId}; response null
  *   PutKeyPolicy   request {keyId, policyName:"default", policy}; response null
- *   EnableKey, DisableKey, CancelKeyDeletion   request {keyId}; response null
- *                  (CancelKeyDeletion's response {keyId: ARN})
+ *   EnableKey, DisableKey   request {keyId}; response null
  *   ScheduleKeyDeletion  request {keyId, pendingWindowInDays}; response
  *                  {keyId: ARN, deletionDate, keyState:"PendingDeletion",
  *                  pendingWindowInDays}
- *   DeleteKey      (the end of the window: KMS logs an event "DeleteKey" with
- *                  no userIdentity but the service; request null)
+ *   CancelKeyDeletion    request {keyId}; response {keyId: ARN}
+ *   DeleteKey      at the end of the window (keyring_expire): userIdentity
+ *                  {accountId, invokedBy:"AWS Internal"}, sourceIPAddress and
+ *                  userAgent "AWS Internal", requestParameters null,
+ *                  responseElements {keyId: ARN}, eventType AwsServiceEvent
  *   GenerateDataKey  request {keyId, keySpec:"AES_256", encryptionContext};
- *                  response null (the key never appears)
- *   Decrypt        request {encryptionAlgorithm:"SYMMETRIC_DEFAULT",
- *                  encryptionContext}; response null; resources [key ARN]
+ *                  response null (no key material, ever)
+ *   Decrypt        request {encryptionAlgorithm:"SYMMETRIC_DEFAULT", keyId: ARN,
+ *                  encryptionContext}; response null; readOnly true
  *   denials: errorCode "AccessDenied" with keyring_authorize's message. */
 #ifndef TRAILFS_KEYRING_H
 #define TRAILFS_KEYRING_H
