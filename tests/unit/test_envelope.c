@@ -91,7 +91,7 @@ static void test_seal_format(struct keyring *kr)
 	ok(!strcmp(store_meta_get(&info, "x-amz-cek-alg"), "AES/GCM/NoPadding"), "x-amz-cek-alg");
 	ok(!strcmp(store_meta_get(&info, "x-amz-wrap-alg"), "kms+context"), "x-amz-wrap-alg");
 	ok(!strcmp(store_meta_get(&info, "x-amz-tag-len"), "128"), "x-amz-tag-len");
-	char len[16];
+	char len[24];
 	snprintf(len, sizeof len, "%zu", strlen(text));
 	ok(!strcmp(store_meta_get(&info, "x-amz-unencrypted-content-length"), len),
 	   "x-amz-unencrypted-content-length");
