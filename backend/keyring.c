@@ -997,8 +997,30 @@ int keyring_get_policy(struct keyring *kr, const char *key_spec, struct buf *out
 	return r;
 }
 
+/* KMS's lockout safety check: the new policy must still let the caller
+ * change the policy. */
+static int lockout_check(struct keyring *kr, const struct kkey *k, const char *doc, size_t len,
+			 const struct kms_request *caller, struct ct_err *err)
+{
+	char arn[KEYRING_ARN_MAX];
+	key_arn(kr, k->id, arn);
+	struct kms_request q = *caller;
+	q.action = "kms:PutKeyPolicy";
+	q.key_arn = arn;
+	q.account = kr->account;
+	struct ct_err why;
+	int r = kmspolicy_evaluate(doc, len, &q, &why);
+	if (r == -EACCES)
+		return ct_fail(err, "MalformedPolicyDocumentException", "The new key policy will not "
+			       "allow you to update the key policy in the future.");
+	if (r < 0)
+		return ct_fail(err, "ValidationException", "the caller of PutKeyPolicy is not a "
+			       "complete principal");
+	return 0;
+}
+
 int keyring_put_policy(struct keyring *kr, const char *key_spec, const char *doc, size_t len,
-		       struct ct_err *err)
+		       const struct kms_request *caller, struct ct_err *err)
 {
 	int r = kmspolicy_validate(doc, len, err);
 	if (r < 0)
@@ -1014,6 +1036,8 @@ int keyring_put_policy(struct keyring *kr, const char *key_spec, const char *doc
 		r = -ENOENT;
 	else if (k->state == KEYRING_PENDING_DELETION)
 		r = pending_refusal(kr, k, err);
+	else if (caller && (r = lockout_check(kr, k, copy, len, caller, err)) < 0)
+		;
 	else
 		r = write_key_files(kr, k, false, copy, len, err);
 	if (r == 0) {

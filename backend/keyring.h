@@ -200,10 +200,16 @@ int keyring_get_policy(struct keyring *kr, const char *key_spec, struct buf *out
 		       struct ct_err *err);
 
 /* PutKeyPolicy: replace the key's policy with doc[0..len) after
- * kmspolicy_validate.  A key pending deletion: KMSInvalidStateException.
- * Takes effect for every later evaluation.  Durable on 0. */
+ * kmspolicy_validate.  caller (may be NULL: BypassPolicyLockoutSafetyCheck)
+ * is who asks: KMS's lockout safety check then refuses a policy that would
+ * not let that principal call kms:PutKeyPolicy again, with
+ * MalformedPolicyDocumentException "The new key policy will not allow you
+ * to update the key policy in the future." (caller's action, key_arn and
+ * account are filled in here).  A key pending deletion:
+ * KMSInvalidStateException.  Takes effect for every later evaluation.
+ * Durable on 0. */
 int keyring_put_policy(struct keyring *kr, const char *key_spec, const char *doc, size_t len,
-		       struct ct_err *err);
+		       const struct kms_request *caller, struct ct_err *err);
 
 /* Evaluate rq against the policy of the key key_spec names (rq->key_arn and
  * rq->account are filled in here from the ring when NULL).  0 when allowed,

@@ -384,6 +384,38 @@ int kmspolicy_validate(const char *doc, size_t len, struct ct_err *err)
 	return r;
 }
 
+int kmspolicy_check_principals(const char *doc, size_t len, const char *account,
+			       bool (*user_exists)(const char *name, void *arg), void *arg,
+			       struct ct_err *err)
+{
+	if (!account || !user_exists)
+		return -EINVAL;
+	json *j;
+	int r = parse(doc, len, &j, err);
+	if (r < 0)
+		return r;
+	char prefix[64];
+	int pl = snprintf(prefix, sizeof prefix, "arn:aws:iam::%s:user/", account);
+	const json *stmts = json_get(j, "Statement");
+	for (const json *st = each_first(stmts); r == 0 && st; st = each_next(stmts, st)) {
+		const json *aws = json_get(json_get(st, "Principal"), "AWS");
+		for (const json *v = each_first(aws); r == 0 && v; v = each_next(aws, v)) {
+			const char *s = json_string(v);
+			if (!s || strncmp(s, prefix, (size_t)pl))
+				continue;
+			const char *name = strrchr(s + pl, '/');
+			name = name ? name + 1 : s + pl;
+			if (!*name || !user_exists(name, arg)) {
+				char q[QUOTE_MAX + 8];
+				r = malformed(err, "Policy contains a statement with one or more invalid "
+					      "principals. (%s: no such local user)", quoted(v, q));
+			}
+		}
+	}
+	json_free(j);
+	return r;
+}
+
 /* ---- evaluation ---------------------------------------------------------- */
 
 struct ctx_entry {

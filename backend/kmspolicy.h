@@ -90,6 +90,19 @@ struct kms_request {
  * naming the member.  0 when valid. */
 int kmspolicy_validate(const char *doc, size_t len, struct ct_err *err);
 
+/* KMS's check that a policy names principals that exist: every
+ * arn:aws:iam::ACCOUNT:user/[PATH/]NAME of this account must name a local
+ * user, as user_exists(NAME, arg) says (the caller looks the name up, so
+ * this module stays free of the system's user database).  Principals of
+ * other accounts, roles, "*", and services are not checked.  0, or -EINVAL
+ * with MalformedPolicyDocumentException "Policy contains a statement with
+ * one or more invalid principals." (KMS's words) followed by the name.  A
+ * document that does not pass kmspolicy_validate gives that function's
+ * error. */
+int kmspolicy_check_principals(const char *doc, size_t len, const char *account,
+			       bool (*user_exists)(const char *name, void *arg), void *arg,
+			       struct ct_err *err);
+
 /* Evaluate rq against the policy doc[0..len) (which should have passed
  * kmspolicy_validate; a document that does not parse allows nothing).
  * 0 when allowed; -EACCES with AccessDeniedException and AWS's message,

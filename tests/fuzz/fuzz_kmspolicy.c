@@ -45,6 +45,12 @@ static int eval_all(const char *doc, size_t len, int *results)
 	return allowed;
 }
 
+static bool short_names(const char *name, void *arg)
+{
+	(void)arg;
+	return strlen(name) < 6;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *doc = (const char *)data;
@@ -58,6 +64,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ct != 0 && strcmp(err.name, "InsufficientEncryptionPolicyException"))
 		abort();
 	if (valid == 0 && (ct == 0) != (results[2] == 0))
+		abort();
+	int principals = kmspolicy_check_principals(doc, size, ACCOUNT, short_names, NULL, &err);
+	if ((principals == 0 && valid != 0) || (principals != 0 && principals != -EINVAL))
 		abort();
 
 	/* A valid policy whose Statement is an array: add a Deny for everyone. */

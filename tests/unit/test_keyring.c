@@ -258,7 +258,7 @@ static void test_deletion(void)
 	   "EnableKey while pending: KMSInvalidStateException");
 	static const char open_policy[] = "{\"Statement\":{\"Effect\":\"Allow\",\"Principal\":\"*\","
 		"\"Action\":\"kms:*\",\"Resource\":\"*\"}}";
-	ok(is(keyring_put_policy(kr, key1, open_policy, strlen(open_policy), &err),
+	ok(is(keyring_put_policy(kr, key1, open_policy, strlen(open_policy), NULL, &err),
 	      -EINVAL, &err, "KMSInvalidStateException"), "PutKeyPolicy while pending: KMSInvalidStateException");
 	ok(is(keyring_create_alias(kr, "alias/late", key1, &err), -EINVAL, &err, "KMSInvalidStateException"),
 	   "CreateAlias for a pending key: KMSInvalidStateException");
@@ -314,12 +314,18 @@ static void test_policies(void)
 	struct buf b;
 	buf_init(&b, 1 << 16);
 	ok(kmspolicy_for_cloudtrail(A, TRAIL, "alice", 1001, &b) == 0, "console policy");
-	ok(is(keyring_put_policy(kr, key2, "{nope", 5, &err), -EINVAL, &err, "MalformedPolicyDocumentException"),
+	ok(is(keyring_put_policy(kr, key2, "{nope", 5, NULL, &err), -EINVAL, &err, "MalformedPolicyDocumentException"),
 	   "PutKeyPolicy of bad JSON: MalformedPolicyDocumentException");
-	ok(is(keyring_put_policy(kr, "alias/none", b.data, b.len, &err), -ENOENT, &err, "NotFoundException"),
+	ok(is(keyring_put_policy(kr, "alias/none", b.data, b.len, NULL, &err), -ENOENT, &err, "NotFoundException"),
 	   "PutKeyPolicy on an unknown key: NotFoundException");
 	ok(keyring_authorize(kr, key2, &root, &err) == 0, "a refused policy changed nothing");
-	ok(keyring_put_policy(kr, key2, b.data, b.len, &err) == 0, "PutKeyPolicy");
+	/* The lockout safety check: alice may not install a policy that
+	 * leaves her unable to change it, root may (the policy gives root kms:*). */
+	ok(is(keyring_put_policy(kr, key2, b.data, b.len, &rq, &err), -EINVAL, &err,
+	      "MalformedPolicyDocumentException") && strstr(err.message, "will not allow you to update"),
+	   "PutKeyPolicy by alice, locking her out: refused (%s)", err.message);
+	ok(keyring_authorize(kr, key2, &rq, &err) == -EACCES, "the refused policy did not take effect");
+	ok(keyring_put_policy(kr, key2, b.data, b.len, &root, &err) == 0, "PutKeyPolicy by root");
 	ok(keyring_authorize(kr, key2, &rq, &err) == 0, "the edit takes effect: alice decrypts");
 	keyring_close(kr);
 	kr = open_ring(&err);

@@ -262,10 +262,48 @@ static void test_console(void)
 	}
 }
 
+static bool only_alice(const char *name, void *arg)
+{
+	(*(int *)arg)++;
+	return !strcmp(name, "alice");
+}
+
+static void test_principals(void)
+{
+	static const struct { const char *policy; int want; const char *name; } cases[] = {
+		{POLICY(ST("Allow", ALICE, "'kms:*'", "")), 0, "an existing user"},
+		{POLICY(ST("Allow", "{'AWS':['arn:aws:iam::" A ":user/ops/alice','" A "']}", "'kms:*'", "")), 0, "a user with a path, an account"},
+		{POLICY(ST("Allow", "{'AWS':'arn:aws:iam::" A ":user/mallory'}", "'kms:*'", "")), -EINVAL, "an unknown user"},
+		{POLICY(ST("Allow", ROOT, "'kms:*'", "") "," ST("Allow", "{'AWS':['arn:aws:iam::" A ":user/alice','arn:aws:iam::" A ":user/bob']}", "'kms:*'", "")), -EINVAL, "one unknown among several"},
+		{POLICY(ST("Allow", "{'AWS':'arn:aws:iam::" OTHER_A ":user/mallory'}", "'kms:*'", "")), 0, "another account's user is not checked"},
+		{POLICY(ST("Allow", "{'AWS':'*'}", "'kms:*'", "") "," ST("Allow", CT, "'kms:*'", "")), 0, "\"*\" and services"},
+		{"{'Statement':[]}", -EINVAL, "an invalid policy"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *doc = dq(cases[i].policy);
+		struct ct_err err;
+		ct_err_clear(&err);
+		int calls = 0;
+		int r = kmspolicy_check_principals(doc, strlen(doc), A, only_alice, &calls, &err);
+		ok(r == cases[i].want && (r == 0 || !strcmp(err.name, "MalformedPolicyDocumentException")),
+		   "principals: %s (%s)", cases[i].name, err.message);
+		free(doc);
+	}
+	char *doc = dq(POLICY(ST("Allow", "{'AWS':'arn:aws:iam::" A ":user/bob'}", "'kms:*'", "")));
+	struct ct_err err;
+	int calls = 0;
+	kmspolicy_check_principals(doc, strlen(doc), A, only_alice, &calls, &err);
+	ok(!strcmp(err.message, "Policy contains a statement with one or more invalid principals. "
+		   "(\"arn:aws:iam::" A ":user/bob\": no such local user)") && calls == 1,
+	   "KMS's message, with the name: %s", err.message);
+	free(doc);
+}
+
 int main(void)
 {
 	test_grammar();
 	test_evaluate();
 	test_console();
+	test_principals();
 	return tap_done();
 }
