@@ -468,6 +468,47 @@ static void test_threads(void)
 	keyring_close(kr);
 }
 
+/* No message ever carries key material: run the refusals and look for the
+ * material's bytes, hex and base64 in each message. */
+static void test_no_material_in_messages(void)
+{
+	struct ct_err err;
+	struct buf mat, hex, b64;
+	buf_init(&mat, 64);
+	buf_init(&hex, 128);
+	buf_init(&b64, 128);
+	ok(read_file(path_of(key2, ".key"), &mat) == 0 && mat.len == 32, "read key 2's material");
+	for (size_t i = 0; i < mat.len; i++)
+		buf_printf(&hex, "%02x", (unsigned char)mat.data[i]);
+	crypto_base64_encode(mat.data, mat.len, &b64);
+	struct keyring *kr = open_ring(&err);
+	uint8_t dk[32], blob[CRYPTO_WRAPPED_LEN];
+	keyring_generate_data_key(kr, key2, ctx, 2, dk, blob, NULL, &err);
+	struct ct_err errs[6];
+	memset(errs, 0, sizeof errs);
+	keyring_decrypt(kr, blob, sizeof blob, ctx, 1, dk, NULL, &errs[0]);
+	blob[90] ^= 1;
+	keyring_decrypt(kr, blob, sizeof blob, ctx, 2, dk, NULL, &errs[1]);
+	keyring_set_enabled(kr, key2, false, &errs[2]);
+	keyring_generate_data_key(kr, key2, ctx, 2, dk, blob, NULL, &errs[2]);
+	keyring_set_enabled(kr, key2, true, &errs[3]);
+	keyring_schedule_deletion(kr, key2, 3, T0, NULL, &errs[3]);
+	keyring_put_policy(kr, key2, "{", 1, NULL, &errs[4]);
+	struct kms_request bob = {.action = "kms:Decrypt", .kind = KMS_PRINCIPAL_USER, .user = "bob", .uid = 1002};
+	keyring_authorize(kr, key2, &bob, &errs[5]);
+	bool clean = true;
+	for (size_t i = 0; i < 6; i++) {
+		clean = clean && errs[i].name[0] && !memmem(errs[i].message, strlen(errs[i].message), mat.data, 8) &&
+			!strstr(errs[i].message, hex.data + 16) &&
+			!memmem(errs[i].message, strlen(errs[i].message), b64.data, 12);
+	}
+	ok(clean, "six refusals, none with the material in any form");
+	keyring_close(kr);
+	buf_release(&mat);
+	buf_release(&hex);
+	buf_release(&b64);
+}
+
 static int rm_tree(const char *d)
 {
 	char cmd[400];
@@ -488,6 +529,7 @@ int main(void)
 	test_policies();
 	test_damage_and_leftovers();
 	test_threads();
+	test_no_material_in_messages();
 	struct ct_err err;
 	ok(keyring_open(dir, "12345", R, &err) == NULL, "a bad account: refused");
 	keyring_close(NULL);
