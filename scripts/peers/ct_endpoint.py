@@ -292,13 +292,14 @@ def serve(a):
 
 
 def pid_alive(pid):
+    """The process exists and is not a zombie (an orphan's zombie stays until
+    init reaps it, which here can take seconds)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return state not in ("Z", "X")
 
 
 def start(a):
@@ -348,11 +349,14 @@ def stop(a):
     except (OSError, ValueError) as e:
         raise ValueError(f"no pid in {a.pidfile}: {e}")
     try:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
-            os.kill(pid, 0)
-            time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not pid_alive(pid):
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     for f in (a.pidfile, a.pidfile + ".port"):

@@ -2,7 +2,7 @@
 """Copy buckets of a trailfs local store into an S3 endpoint, every object
 with its user metadata.
 
-  s3_load.py --store DIR --endpoint URL [--bucket B]... [--region R] [--jobs N]
+  s3_load.py --store DIR --endpoint URL [--bucket B]... [--region R] [--jobs N] [--replace]
 
 Store layout (backend/store_local.c): DIR/BUCKET/KEY is the object, and
 DIR/.meta/BUCKET/objects/KEY.json its sidecar {"size":N,"meta":{NAME:VALUE}};
@@ -13,6 +13,9 @@ skipped.  Without --bucket every bucket of the store is copied.  The bucket
 is created (in --region, default us-east-1) if it does not exist.  Objects go
 up with PutObject in --jobs parallel threads (default 16), with metadata and
 nothing else: no Content-Encoding (validate-logs inflates the bytes itself).
+With --replace, objects of the bucket that the store does not hold are
+deleted first, so that the bucket ends up a copy of the store's (one server
+can then serve one store after another).
 
 Prints "s3_load: N objects (M bytes) into BUCKET in S s" per bucket on stderr.
 Exits 1 on any failure.  Credentials: whatever the environment gives boto3;
@@ -78,10 +81,24 @@ def ensure_bucket(s3, bucket, region):
             raise
 
 
-def load(s3, store, bucket, region, jobs):
+def delete_others(s3, bucket, keep):
+    """Delete the bucket's objects whose keys are not in keep; their count."""
+    stale = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        stale += [o["Key"] for o in page.get("Contents", []) if o["Key"] not in keep]
+    for i in range(0, len(stale), 1000):
+        r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in stale[i:i + 1000]],
+                                                     "Quiet": True})
+        if r.get("Errors"):
+            raise ValueError(f"deleting from {bucket}: {r['Errors'][0]}")
+    return len(stale)
+
+
+def load(s3, store, bucket, region, jobs, replace):
     t0 = time.monotonic()
     ensure_bucket(s3, bucket, region)
     items = objects(store, bucket)
+    deleted = delete_others(s3, bucket, {k for k, _, _ in items}) if replace else 0
 
     def put(item):
         key, path, meta = item
@@ -94,7 +111,8 @@ def load(s3, store, bucket, region, jobs):
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         for n in pool.map(put, items):
             total += n
-    print(f"s3_load: {len(items)} objects ({total} bytes) into {bucket} in {time.monotonic() - t0:.2f} s",
+    gone = f", {deleted} others deleted" if replace else ""
+    print(f"s3_load: {len(items)} objects ({total} bytes) into {bucket}{gone} in {time.monotonic() - t0:.2f} s",
           file=sys.stderr)
 
 
@@ -105,6 +123,7 @@ def main():
     ap.add_argument("--bucket", action="append", default=[], help="bucket to copy (repeatable; default all)")
     ap.add_argument("--region", default="us-east-1", help="region to create the bucket in")
     ap.add_argument("--jobs", type=int, default=16)
+    ap.add_argument("--replace", action="store_true", help="delete the bucket's objects the store lacks")
     a = ap.parse_args()
     try:
         if not os.path.isdir(a.store):
@@ -118,7 +137,7 @@ def main():
                 raise ValueError(f"no bucket {b!r} in {a.store}")
         s3 = make_client(a.endpoint, a.region, max(1, a.jobs))
         for b in buckets:
-            load(s3, a.store, b, a.region, max(1, a.jobs))
+            load(s3, a.store, b, a.region, max(1, a.jobs), a.replace)
     except (ValueError, OSError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         print(f"s3_load: {e}", file=sys.stderr)
         return 1
