@@ -119,12 +119,44 @@ if envs=$("$AV" --load-only --config "$FX/trail.json" --store "$FX/store" --keys
 	ok "--load-only starts and loads the peers"
 else
 	not_ok "--load-only starts and loads the peers"; diag "$(cat "$TF_OUT")"
-	# Back to the clean store: deleted objects come back, changed ones are replaced.
-T=$FX
-run_tampered clean-again
-eq "clean again after the tampered copies: exit 0" 0 "$rc"
-text want summary "$d0start" "5/5 digest files valid" "12/12 log files valid"
-eq "clean again: summary" "$want" "$out"
+	# Back to the clean store: deleted objects come back, changed ones are
+# replaced.  Every region, in name order.
+av clean-again --use "$PEERS" --store "$FX/store" --start-time "$S" --end-time "$E" --all-regions
+eq "clean again, --all-regions: exit 0" 0 "$rc"
+text want summary "$(mf eu-west-1 'd[0]["start"]')" "5/5 digest files valid" "12/12 log files valid"
+text want2 summary "$d0start" "5/5 digest files valid" "12/12 log files valid"
+eq "clean again, --all-regions: eu-west-1's summary, then us-east-1's" "$want$want2" "$out"
+
+# The CloudTrail endpoint itself, through the CLI.
+(
+	eval "$envs"
+	aws cloudtrail list-public-keys --region us-east-1 --endpoint-url "$TRAILFS_PEERS_CT_URL" \
+		--start-time "$S" --end-time "$E" --output json >"$TF_ROOT/keys.json" 2>&1
+)
+eq "ListPublicKeys: both keys of the ring, PKCS#1 DER in base64, fingerprint its MD5" ok "$(python3 - "$TF_ROOT/keys.json" "$FX/keys/us-east-1" <<-'EOF'
+	import base64, hashlib, json, sys
+	try:
+	    got = json.load(open(sys.argv[1]))["PublicKeyList"]
+	except ValueError:
+	    sys.exit(open(sys.argv[1]).read())
+	ring = json.load(open(sys.argv[2] + "/index.json"))["keys"]
+	fps = [k["Fingerprint"] for k in ring]
+	assert [k["Fingerprint"] for k in got] == fps, (got, fps)
+	for k in got:
+	    der = base64.b64decode(k["Value"])
+	    assert der == open(f"{sys.argv[2]}/{k['Fingerprint']}.pub", "rb").read()
+	    assert hashlib.md5(der).hexdigest() == k["Fingerprint"]
+	    assert der[:2] == bytes.fromhex("3082") and der[4:6] == bytes.fromhex("0282"), "not PKCS#1"
+	print("ok")
+EOF
+)"
+expect_fail "another operation: an AWS-style error" "An error occurred (UnknownOperationException) when calling the GetTrail operation" \
+	bash -c "$envs"'
+	aws cloudtrail get-trail --name peers-trail --region us-east-1 --endpoint-url "$TRAILFS_PEERS_CT_URL"'
+# A region without keys: the CLI's own error and its exit status, 255.
+av no-keys --use "$PEERS" --start-time "$S" --end-time "$E" --region ap-south-1
+eq "a region without signing keys: exit 255" 255 "$rc"
+contains "a region without signing keys: the CLI says so" "No public keys found between $S and 2026-01-11T05:00:00Z" "$err"
 
 dir=$PEERS
 pids=$(cat "$dir/moto.pid" "$dir/ct.pid")
@@ -223,12 +255,44 @@ expect digest-changed "$(mf us-east-1 'd[1]["start"]')" \
 	"$(printf 'Digest file\ts3://%s/%s\tINVALID: signature verification failed' "$B" "$k")" \
 	"4/5 digest files valid, 1/5 digest files INVALID" "9/9 log files valid"
 
-# Back to the clean store: deleted objects come back, changed ones are replaced.
-T=$FX
-run_tampered clean-again
-eq "clean again after the tampered copies: exit 0" 0 "$rc"
-text want summary "$d0start" "5/5 digest files valid" "12/12 log files valid"
-eq "clean again: summary" "$want" "$out"
+# Back to the clean store: deleted objects come back, changed ones are
+# replaced.  Every region, in name order.
+av clean-again --use "$PEERS" --store "$FX/store" --start-time "$S" --end-time "$E" --all-regions
+eq "clean again, --all-regions: exit 0" 0 "$rc"
+text want summary "$(mf eu-west-1 'd[0]["start"]')" "5/5 digest files valid" "12/12 log files valid"
+text want2 summary "$d0start" "5/5 digest files valid" "12/12 log files valid"
+eq "clean again, --all-regions: eu-west-1's summary, then us-east-1's" "$want$want2" "$out"
+
+# The CloudTrail endpoint itself, through the CLI.
+(
+	eval "$envs"
+	aws cloudtrail list-public-keys --region us-east-1 --endpoint-url "$TRAILFS_PEERS_CT_URL" \
+		--start-time "$S" --end-time "$E" --output json >"$TF_ROOT/keys.json" 2>&1
+)
+eq "ListPublicKeys: both keys of the ring, PKCS#1 DER in base64, fingerprint its MD5" ok "$(python3 - "$TF_ROOT/keys.json" "$FX/keys/us-east-1" <<-'EOF'
+	import base64, hashlib, json, sys
+	try:
+	    got = json.load(open(sys.argv[1]))["PublicKeyList"]
+	except ValueError:
+	    sys.exit(open(sys.argv[1]).read())
+	ring = json.load(open(sys.argv[2] + "/index.json"))["keys"]
+	fps = [k["Fingerprint"] for k in ring]
+	assert [k["Fingerprint"] for k in got] == fps, (got, fps)
+	for k in got:
+	    der = base64.b64decode(k["Value"])
+	    assert der == open(f"{sys.argv[2]}/{k['Fingerprint']}.pub", "rb").read()
+	    assert hashlib.md5(der).hexdigest() == k["Fingerprint"]
+	    assert der[:2] == bytes.fromhex("3082") and der[4:6] == bytes.fromhex("0282"), "not PKCS#1"
+	print("ok")
+EOF
+)"
+expect_fail "another operation: an AWS-style error" "An error occurred (UnknownOperationException) when calling the GetTrail operation" \
+	bash -c "$envs"'
+	aws cloudtrail get-trail --name peers-trail --region us-east-1 --endpoint-url "$TRAILFS_PEERS_CT_URL"'
+# A region without keys: the CLI's own error and its exit status, 255.
+av no-keys --use "$PEERS" --start-time "$S" --end-time "$E" --region ap-south-1
+eq "a region without signing keys: exit 255" 255 "$rc"
+contains "a region without signing keys: the CLI says so" "No public keys found between $S and 2026-01-11T05:00:00Z" "$err"
 
 dir=$PEERS
 pids=$(cat "$dir/moto.pid" "$dir/ct.pid")
