@@ -14,7 +14,7 @@ Usage:
   ct_endpoint.py serve TRAIL... --keys DIR [--port N] [--port-file F]
         run in the foreground on 127.0.0.1 (port 0, the default, is a free one,
         written to --port-file when given)
-  ct_endpoint.py start PIDFILE TRAIL... --keys DIR [--log F]
+  ct_endpoint.py start PIDFILE TRAIL... --keys DIR [--port N] [--log F]
         start `serve` in the background, wait until it answers (at most 20 s),
         print its URL http://127.0.0.1:PORT; the pid goes to PIDFILE
   ct_endpoint.py stop PIDFILE
@@ -316,7 +316,8 @@ def start(a):
     except FileNotFoundError:
         pass
     log = open(a.log or a.pidfile + ".log", "ab")
-    cmd = [sys.executable, os.path.abspath(__file__), "serve", "--port-file", port_file] + trail_argv(a)
+    cmd = [sys.executable, os.path.abspath(__file__), "serve", "--port", str(a.port),
+           "--port-file", port_file] + trail_argv(a)
     if a.verbose:
         cmd.append("--verbose")
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
@@ -378,6 +379,7 @@ def main():
     pst = sub.add_parser("start")
     pst.add_argument("pidfile")
     add_trail_args(pst)
+    pst.add_argument("--port", type=int, default=0, help="0 (the default): a free port")
     pst.add_argument("--log")
     pst.add_argument("--verbose", action="store_true")
     pstop = sub.add_parser("stop")

@@ -119,9 +119,27 @@ if envs=$("$AV" --load-only --config "$FX/trail.json" --store "$FX/store" --keys
 	ok "--load-only starts and loads the peers"
 else
 	not_ok "--load-only starts and loads the peers"; diag "$(cat "$TF_OUT")"
-	# Back to the clean store: deleted objects come back, changed ones are
-# replaced.  Every region, in name order.
-av clean-again --use "$PEERS" --store "$FX/store" --start-time "$S" --end-time "$E" --all-regions
+	# Another trail's key ring (--use --keys restarts the endpoint on it): no
+# digest's key is found, so no log file is checked.
+check "make_fixture: another key ring" python3 "$SRC/tests/peers/make_fixture.py" \
+	--store "$TF_ROOT/other/store" --keys "$TF_ROOT/other/keys" --hours 1 --regions us-east-1
+av other-keys --use "$PEERS" --store "$FX/store" --keys "$TF_ROOT/other/keys" --start-time "$S" --end-time "$E"
+eq "other key ring: exit 1" 1 "$rc"
+text want python3 - "$FX/store" "$B" "$FX/manifest.json" <<-'EOF'
+	import gzip, json, sys
+	store, b, m = sys.argv[1:]
+	for x in reversed(json.load(open(m))["regions"]["us-east-1"]):
+	    fp = json.loads(gzip.open(f"{store}/{b}/{x['key']}").read())["digestPublicKeyFingerprint"]
+	    print(f"Digest file\ts3://{b}/{x['key']}\tINVALID: public key not found in region us-east-1 for fingerprint {fp}\n")
+EOF
+eq "other key ring: every digest's key not found, newest first" "$want" "$err"
+text want printf '%s\n\n%s\n%s\n\n%s\n' "Validating log files for trail $ARN between $S and $E" \
+	"Results requested for $S to $E" "No valid digests found in range" "0/5 digest files valid, 5/5 digest files INVALID"
+eq "other key ring: no valid digests, no log files" "$want" "$out"
+
+# Back to the clean store and its ring: deleted objects come back, changed
+# ones are replaced.  Every region, in name order.
+av clean-again --use "$PEERS" --store "$FX/store" --keys "$FX/keys" --start-time "$S" --end-time "$E" --all-regions
 eq "clean again, --all-regions: exit 0" 0 "$rc"
 text want summary "$(mf eu-west-1 'd[0]["start"]')" "5/5 digest files valid" "12/12 log files valid"
 text want2 summary "$d0start" "5/5 digest files valid" "12/12 log files valid"
@@ -255,9 +273,27 @@ expect digest-changed "$(mf us-east-1 'd[1]["start"]')" \
 	"$(printf 'Digest file\ts3://%s/%s\tINVALID: signature verification failed' "$B" "$k")" \
 	"4/5 digest files valid, 1/5 digest files INVALID" "9/9 log files valid"
 
-# Back to the clean store: deleted objects come back, changed ones are
-# replaced.  Every region, in name order.
-av clean-again --use "$PEERS" --store "$FX/store" --start-time "$S" --end-time "$E" --all-regions
+# Another trail's key ring (--use --keys restarts the endpoint on it): no
+# digest's key is found, so no log file is checked.
+check "make_fixture: another key ring" python3 "$SRC/tests/peers/make_fixture.py" \
+	--store "$TF_ROOT/other/store" --keys "$TF_ROOT/other/keys" --hours 1 --regions us-east-1
+av other-keys --use "$PEERS" --store "$FX/store" --keys "$TF_ROOT/other/keys" --start-time "$S" --end-time "$E"
+eq "other key ring: exit 1" 1 "$rc"
+text want python3 - "$FX/store" "$B" "$FX/manifest.json" <<-'EOF'
+	import gzip, json, sys
+	store, b, m = sys.argv[1:]
+	for x in reversed(json.load(open(m))["regions"]["us-east-1"]):
+	    fp = json.loads(gzip.open(f"{store}/{b}/{x['key']}").read())["digestPublicKeyFingerprint"]
+	    print(f"Digest file\ts3://{b}/{x['key']}\tINVALID: public key not found in region us-east-1 for fingerprint {fp}\n")
+EOF
+eq "other key ring: every digest's key not found, newest first" "$want" "$err"
+text want printf '%s\n\n%s\n%s\n\n%s\n' "Validating log files for trail $ARN between $S and $E" \
+	"Results requested for $S to $E" "No valid digests found in range" "0/5 digest files valid, 5/5 digest files INVALID"
+eq "other key ring: no valid digests, no log files" "$want" "$out"
+
+# Back to the clean store and its ring: deleted objects come back, changed
+# ones are replaced.  Every region, in name order.
+av clean-again --use "$PEERS" --store "$FX/store" --keys "$FX/keys" --start-time "$S" --end-time "$E" --all-regions
 eq "clean again, --all-regions: exit 0" 0 "$rc"
 text want summary "$(mf eu-west-1 'd[0]["start"]')" "5/5 digest files valid" "12/12 log files valid"
 text want2 summary "$d0start" "5/5 digest files valid" "12/12 log files valid"
