@@ -1280,7 +1280,8 @@ struct xattr {
 	const char *value;      /* borrowed from the object's metadata */
 };
 
-static const char *const digest_xattrs[] = { "signature", "signature-algorithm" };
+static const char *const digest_xattrs[] = { "signature", "signature-algorithm",
+					      "backfill-generation-timestamp" };
 
 /* The attributes of w (info holds their values). */
 static size_t xattrs_of(struct fs *fs, const struct where *w, struct store_object_info *info,
