@@ -150,7 +150,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	opterr = 0;
 	optind = 1;
 	for (;;) {
-		int c = getopt_long(argc, argv, "+h", longopts, NULL);
+		int c = getopt_long(argc, argv, "h", longopts, NULL);
 		if (c == -1)
 			break;
 		switch (c) {
