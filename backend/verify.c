@@ -2332,10 +2332,12 @@ int verify_parse_arn(const char *arn, char **region, char **account, char **name
 			continue;
 		const char *q = p + strlen(":cloudtrail:");
 		for (const char *c = strchr(q + 1, ':'); c && !ok; c = strchr(c + 1, ':')) {
-			bool twelve = true;
-			for (int i = 1; i <= 12; i++)
-				twelve &= isdigit((unsigned char)c[i]) != 0;
-			if (c > q && twelve && !strncmp(c + 13, ":trail/", 7) && c[20] && c[20] != '\n')
+			int i = 1;
+			while (i <= 12 && isdigit((unsigned char)c[i]))
+				i++;
+			/* Stops at the NUL at the latest, so c[13..] is read only
+			 * when twelve digits are there. */
+			if (i == 13 && !strncmp(c + 13, ":trail/", 7) && c[20] && c[20] != '\n')
 				ok = true;
 		}
 	}

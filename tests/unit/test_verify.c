@@ -130,7 +130,11 @@ static void check(const char *name, const struct result *r, const char *out, con
 	ok(r->code == code, "%s: exit code %d (got %d)", name, code, r->code);
 }
 
-/* printf into a static-lifetime string (the tests own these). */
+/* printf into a string that lives until fmt_free_all at the end. */
+#define FMT_MAX 1024
+static char *fmt_strings[FMT_MAX];
+static size_t fmt_n;
+
 __attribute__((format(printf, 1, 2)))
 static char *fmt(const char *f, ...)
 {
@@ -140,7 +144,16 @@ static char *fmt(const char *f, ...)
 	if (vasprintf(&s, f, ap) < 0)
 		s = NULL;
 	va_end(ap);
+	if (s && fmt_n < FMT_MAX)
+		fmt_strings[fmt_n++] = s;
 	return s;
+}
+
+static void fmt_free_all(void)
+{
+	for (size_t i = 0; i < fmt_n; i++)
+		free(fmt_strings[i]);
+	fmt_n = 0;
 }
 
 static int get_obj(struct store *st, const char *bucket, const char *key, struct buf *b,
@@ -241,7 +254,6 @@ static void clean_cases(void)
 		f.st->ops->object_put(f.st, "b2", k, b.data, b.len, &info);
 		store_object_info_release(&info);
 		buf_release(&b);
-		free(k);
 	}
 	run(f.st, "b2", START, END, false, 0, NULL, 1, &r);
 	check("digests moved to another bucket", &r,
@@ -341,7 +353,6 @@ static void tamper_cases(void)
 			memcpy(strstr(moved, "/2026/01/10/"), "/2026/01/09/", 12);
 			st->ops->object_put(st, "b", moved, b.data, b.len, &info);
 			st->ops->object_delete(st, "b", dk);
-			free(moved);
 			store_object_info_release(&info);
 			buf_release(&b);
 			break;
@@ -510,7 +521,6 @@ static void key_cases(void)
 	ok(verify_keys_parse_list(&list, "{\"Keys\":[]}", 11) == -EINVAL, "another document is refused");
 	ok(verify_keys_parse_pem(&list, "hello", 5) == -EINVAL, "text without a PEM block is refused");
 	buf_release(&v);
-	free(doc);
 	sign_public_keys_free(pub, npub);
 	verify_keys_release(&pem);
 	verify_keys_release(&list);
@@ -712,5 +722,6 @@ int main(void)
 	parser_cases();
 	file_cases();
 	testdir_remove(root);
+	fmt_free_all();
 	return tap_done();
 }
