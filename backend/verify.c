@@ -638,7 +638,8 @@ int verify_keys_parse_list(struct verify_keys *ks, const char *text, size_t len)
 		else if (d < 0)
 			r = d;
 		else
-			r = keys_add_raw(ks, fp, (const unsigned char *)der.data, der.len, NULL, start, end);
+			r = keys_add_raw(ks, fp, der.data ? (const unsigned char *)der.data : (const unsigned char *)"",
+					 der.len, NULL, start, end);
 		buf_release(&der);
 	}
 	json_free(doc);
@@ -1749,7 +1750,12 @@ static void drain(struct walk *w, bool wait)
 			break;
 		struct item *it = p->items[0];
 		if (!it->done) {
-			if (it->kind == ITEM_LOG && !it->claimed && !r->fatal) {
+			if (it->kind == ITEM_LOG && !it->claimed && r->fatal) {
+				/* After a fatal error nothing more is printed. */
+				it->claimed = it->done = true;
+				continue;
+			}
+			if (it->kind == ITEM_LOG && !it->claimed) {
 				/* Do it here rather than wait for a worker. */
 				it->claimed = true;
 				pthread_mutex_unlock(&p->mu);
@@ -2324,13 +2330,15 @@ int verify_parse_arn(const char *arn, char **region, char **account, char **name
 	/* arn:.+:cloudtrail:.+:\d{12}:trail/.+ (re.match: anchored at the start
 	 * only), then split(':')[3], [4] and split('/')[-1], as the CLI does. */
 	*region = *account = *name = NULL;
-	if (!arn || strncmp(arn, "arn:", 4))
+	if (!arn || strlen(arn) < 5 || strncmp(arn, "arn:", 4))
 		return -EINVAL;
 	bool ok = false;
 	for (const char *p = strstr(arn + 5, ":cloudtrail:"); p && !ok; p = strstr(p + 1, ":cloudtrail:")) {
 		if (p == arn + 4)
 			continue;
 		const char *q = p + strlen(":cloudtrail:");
+		if (!*q)
+			break;   /* ".+" needs a character here */
 		for (const char *c = strchr(q + 1, ':'); c && !ok; c = strchr(c + 1, ':')) {
 			int i = 1;
 			while (i <= 12 && isdigit((unsigned char)c[i]))

@@ -7,8 +7,9 @@
  *     its DER or the base64 error);
  *   - a time that parses, once normalized and displayed, parses back to the
  *     same second;
- *   - an ARN that parses has non-empty region, a 12-digit account and a name. */
-#include <ctype.h>
+ *   - an ARN that parses gives the CLI's fields: split(':')[3] and [4] and
+ *     the text after the last '/' (not always 12 digits: the CLI's regex
+ *     only needs twelve digits somewhere after ":cloudtrail:"). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -62,11 +63,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	char *region, *account, *name;
 	if (verify_parse_arn(text, &region, &account, &name) == 0) {
-		if (strlen(account) != 12 || !*name)
+		/* The CLI's split(':')[3] and [4] and what follows the last '/',
+		 * whatever the regex let through. */
+		const char *f = text;
+		for (int i = 0; i < 3; i++)
+			f = strchr(f, ':') + 1;
+		if (strncmp(f, region, strlen(region)) || f[strlen(region)] != ':')
 			abort();
-		for (int i = 0; i < 12; i++)
-			if (!isdigit((unsigned char)account[i]))
-				abort();
+		f += strlen(region) + 1;
+		if (strncmp(f, account, strlen(account)) ||
+		    (f[strlen(account)] != ':' && f[strlen(account)] != '\0'))
+			abort();
+		if (strcmp(strrchr(text, '/') + 1, name))
+			abort();
 		free(region);
 		free(account);
 		free(name);

@@ -580,6 +580,33 @@ static void chain_cases(void)
 	fx_close(&f);
 }
 
+/* A log file in a bucket that does not exist: the CLI's GetBucketLocation
+ * fails and it stops (255) with what it printed so far; the log files
+ * queued behind it are never reported. */
+static void fatal_cases(void)
+{
+	struct fx f;
+	char dir[128];
+	new_fx(&f, dir, sizeof dir, "b");
+	char k1[DIGEST_KEY_MAX + 1], k2[DIGEST_KEY_MAX + 1], h1[65], h2[65];
+	fx_log(&f, "us-east-1", T0 + 60, 1, k1, h1);
+	fx_log(&f, "us-east-1", T0 + 120, 1, k2, h2);
+	struct digest_log_file logs[3] = {
+		{ "b", k1, h1, T0, T0 }, { "gone-bucket", k2, h2, T0, T0 }, { "b", k2, h2, T0, T0 },
+	};
+	fx_digest(&f, "us-east-1", T0, T0 + 3600, logs, 3, false);
+	for (unsigned threads = 1; threads <= 3; threads += 2) {
+		struct result r;
+		run(f.st, "b", START, END, true, 0, NULL, threads, &r);
+		check(threads == 1 ? "a log file in a missing bucket" : "a log file in a missing bucket, 3 threads", &r,
+		      fmt(HEADER "Digest file\ts3://b/%s\tvalid\nLog file\ts3://b/%s\tvalid\n", f.last_digest, k1),
+		      "\nAn error occurred (NoSuchBucket) when calling the GetBucketLocation operation: The specified bucket does not exist\n",
+		      255);
+		result_release(&r);
+	}
+	fx_close(&f);
+}
+
 static void parser_cases(void)
 {
 	static const struct {
@@ -719,6 +746,7 @@ int main(void)
 	tamper_cases();
 	key_cases();
 	chain_cases();
+	fatal_cases();
 	parser_cases();
 	file_cases();
 	testdir_remove(root);
