@@ -2280,10 +2280,7 @@ int verify_run_region(struct verify_report *r, const struct verify_source *src,
 
 struct region_state {
 	const char *base;    /* ".../CloudTrail-Digest/" */
-	char **v;
-	size_t n, cap;
-	char *last;
-	int err;
+	char *found;         /* the region of the first key listed */
 };
 
 static int region_one(void *arg, const char *key)
@@ -2293,16 +2290,8 @@ static int region_one(void *arg, const char *key)
 	const char *slash = strchr(rest, '/');
 	if (!slash || slash == rest)
 		return 0;
-	char *name = strndup(rest, (size_t)(slash - rest));
-	if (!name)
-		return -ENOMEM;
-	if (s->n && !strcmp(s->v[s->n - 1], name)) {
-		free(name);
-		return 0;
-	}
-	int r = push_name(&s->v, &s->n, &s->cap, name);
-	free(name);
-	return r;
+	s->found = strndup(rest, (size_t)(slash - rest));
+	return s->found ? 1 : -ENOMEM;
 }
 
 int verify_list_regions(const struct verify_source *src, const struct verify_trail *t,
@@ -2313,15 +2302,34 @@ int verify_list_regions(const struct verify_source *src, const struct verify_tra
 	char *base = digest_prefix(t, "");
 	if (!base)
 		return -ENOMEM;
-	struct region_state s = { .base = base };
-	int r = src->ops->list(src->ctx, t->bucket, base, "", region_one, &s);
+	char **v = NULL;
+	size_t cnt = 0, cap = 0;
+	char *marker = strdup("");
+	int r = marker ? 0 : -ENOMEM;
+	/* One short listing per region: after region R the listing starts
+	 * again past every key under R/ (they all sort before "R0", '/' being
+	 * just below '0'), so a bucket of years of digests costs a few
+	 * directory reads per region, not a walk over all of them. */
+	while (r == 0) {
+		struct region_state s = { .base = base };
+		r = src->ops->list(src->ctx, t->bucket, base, marker, region_one, &s);
+		if (r < 0 || !s.found)
+			break;
+		r = push_name(&v, &cnt, &cap, s.found);
+		free(marker);
+		marker = r == 0 ? xprintf("%s%s0", base, s.found) : NULL;
+		free(s.found);
+		if (r == 0 && !marker)
+			r = -ENOMEM;
+	}
+	free(marker);
 	free(base);
 	if (r < 0) {
-		verify_names_free(s.v, s.n);
+		verify_names_free(v, cnt);
 		return r;
 	}
-	*names = s.v;
-	*n = s.n;
+	*names = v;
+	*n = cnt;
 	return 0;
 }
 
