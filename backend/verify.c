@@ -2164,14 +2164,15 @@ static int traverse(struct walk *w, bool backfill)
 		}
 	}
 	char *key = NULL, *why = NULL;
-	struct verify_time end_date, last_start;
+	struct verify_time last_start = { 0 }, first_date;
 	if (r == 0) {
 		char ***lv = backfill ? &c->bf : &c->std;
 		size_t *ln = backfill ? &c->n_bf : &c->n_std;
-		r = last_digest(*lv, ln, NULL, &key, &end_date, &why);
+		r = last_digest(*lv, ln, NULL, &key, &first_date, &why);
 		if (r == -EINVAL)
 			r = fatal_item(w, why), why = NULL;
-		last_start = end_date;
+		/* The CLI starts last_start_date at the newest key's date. */
+		last_start = first_date;
 	}
 	while (r == 0 && key && w->start.us <= last_start.us) {
 		struct verify_digest d;
@@ -2206,13 +2207,11 @@ static int traverse(struct walk *w, bool backfill)
 					r = enqueue(w, text_item(ITEM_ERR, xprintf("%sNo log files were delivered by CloudTrail between %s and %s",
 										   backfill ? "(backfill) " : "", a, b)));
 				}
-				end_date = next_date;
 			} else if (r == 0) {
 				next = d.previous_key;
 				d.previous_key = NULL;
 				struct verify_time de = d.end;
 				verify_time_normalize(&de);
-				end_date = de;
 				if (strcmp(d.previous_bucket, bucket)) {
 					free(bucket);
 					bucket = d.previous_bucket;
@@ -2229,7 +2228,6 @@ static int traverse(struct walk *w, bool backfill)
 				r = fatal_item(w, why), why = NULL;
 			if (r == 0)
 				r = digest_invalid(w, bucket, key, backfill, d.message);
-			end_date = next_date;
 		}
 		verify_digest_release(&d);
 		free(key);
@@ -2237,7 +2235,6 @@ static int traverse(struct walk *w, bool backfill)
 		if (r == 0 && w->r->fatal)
 			r = 1;
 	}
-	(void)end_date;
 	free(key);
 	free(why);
 	free(bucket);
