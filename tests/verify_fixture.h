@@ -136,8 +136,29 @@ static int fx_log(struct fx *f, const char *region, int64_t t, int n, char *key,
  * (or no previous digest) makes it a chain start.  Its key into
  * f->last_digest. */
 __attribute__((unused))
+static int fx_digest_as(struct fx *f, const char *region, int64_t start, int64_t end,
+			const struct digest_log_file *logs, size_t n, bool restart,
+			const char *backfill_ts);
+
 static int fx_digest(struct fx *f, const char *region, int64_t start, int64_t end,
 		     const struct digest_log_file *logs, size_t n, bool restart)
+{
+	return fx_digest_as(f, region, start, end, logs, n, restart, NULL);
+}
+
+/* A backfill digest: the key ends in _backfill.json.gz, the metadata has
+ * backfill-generation-timestamp backfill_ts (NULL: left out, which the CLI
+ * calls invalid format), its links are null and the chain is not moved. */
+__attribute__((unused))
+static int fx_backfill(struct fx *f, const char *region, int64_t start, int64_t end,
+		       const struct digest_log_file *logs, size_t n, const char *backfill_ts)
+{
+	return fx_digest_as(f, region, start, end, logs, n, true, backfill_ts ? backfill_ts : "");
+}
+
+static int fx_digest_as(struct fx *f, const char *region, int64_t start, int64_t end,
+			const struct digest_log_file *logs, size_t n, bool restart,
+			const char *backfill_ts)
 {
 	struct fx_chain *c = fx_chain(f, region);
 	if (!c)
@@ -155,6 +176,12 @@ static int fx_digest(struct fx *f, const char *region, int64_t start, int64_t en
 	buf_init(&tosign, SIGN_DATA_MAX);
 	buf_init(&gz, DIGEST_BODY_MAX);
 	r = digest_key(&loc, end, &key);
+	if (r == 0 && backfill_ts) {
+		/* ..._YYYYMMDDTHHMMSSZ.json.gz -> ..._YYYYMMDDTHHMMSSZ_backfill.json.gz */
+		key.len -= sizeof ".json.gz" - 1;
+		key.data[key.len] = '\0';
+		r = buf_puts(&key, "_backfill.json.gz");
+	}
 	struct digest_previous prev = { f->bucket, c->key, c->hash, c->sig };
 	struct digest d = {
 		.account = f->account, .start = start, .end = end, .bucket = f->bucket,
@@ -178,9 +205,16 @@ static int fx_digest(struct fx *f, const char *region, int64_t start, int64_t en
 		info.meta[1].name = "signature-algorithm";
 		info.meta[1].value = (char *)SIGN_ALGORITHM;
 		info.n_meta = 2;
+		if (backfill_ts && *backfill_ts) {
+			info.meta[2].name = "backfill-generation-timestamp";
+			info.meta[2].value = (char *)backfill_ts;
+			info.n_meta = 3;
+		}
 		r = f->st->ops->object_put(f->st, f->bucket, key.data, gz.data, gz.len, &info);
 	}
-	if (r == 0) {
+	if (r == 0 && backfill_ts) {
+		snprintf(f->last_digest, sizeof f->last_digest, "%s", key.data);
+	} else if (r == 0) {
 		c->have = true;
 		snprintf(c->key, sizeof c->key, "%s", key.data);
 		snprintf(f->last_digest, sizeof f->last_digest, "%s", key.data);

@@ -146,7 +146,7 @@ code "keys from the ring (--keys-dir)" $rc 0
 # ---- the real aws CLI over the same objects ----
 if [ -z "${SKIP_AWSCLI:-}" ] && python3 -c "import moto, boto3" 2>/dev/null && command -v aws >/dev/null; then
 	for sc in clean log-changed log-deleted log-two-members digest-changed digest-deleted digest-moved \
-		  sig-altered meta-removed restart no-keys key-spki; do
+		  sig-altered meta-removed restart no-keys key-spki backfill backfill-no-ts; do
 		rm -rf "$T/cli"
 		"$VALIDATE_FIXTURE" "$T/cli" $sc 5 1 2 >/dev/null
 		for v in "" --verbose; do

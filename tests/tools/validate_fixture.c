@@ -11,7 +11,9 @@
  * hour of the first region: clean, log-changed, log-deleted,
  * log-two-members, digest-changed, digest-deleted, digest-moved,
  * sig-altered, meta-removed, restart (a stop and start after the middle
- * hour), no-keys, key-spki (the key as SubjectPublicKeyInfo).  It prints the keys of the middle hour's digest and first
+ * hour), no-keys, key-spki (the key as SubjectPublicKeyInfo), backfill
+ * (two backfill digests for late log files), backfill-no-ts (without
+ * their backfill-generation-timestamp).  It prints the keys of the middle hour's digest and first
  * log file, one a line. */
 #include <errno.h>
 #include <stdio.h>
@@ -136,6 +138,18 @@ int main(int argc, char **argv)
 	char path[600];
 	if (!strcmp(what, "clean") || restart) {
 		r = 0;
+	} else if (!strcmp(what, "backfill") || !strcmp(what, "backfill-no-ts")) {
+		/* Two late log files, each in a backfill digest of its hour
+		 * (null links), generated at 13:30. */
+		const char *ts = !strcmp(what, "backfill") ? "2026-01-10T13:30:00Z" : NULL;
+		for (int h = 0; r == 0 && h < 2; h++) {
+			char key[DIGEST_KEY_MAX + 1], hash[SIGN_SHA256_HEX_LEN + 1];
+			int64_t t = T0 + 3600LL * h + 1800;
+			r = fx_log(&f, regions[0], t, 1, key, hash);
+			struct digest_log_file late = { BUCKET, key, hash, t - 30, t - 30 };
+			if (r == 0)
+				r = fx_backfill(&f, regions[0], T0 + 3600LL * h, T0 + 3600LL * (h + 1), &late, 1, ts);
+		}
 	} else if (!strcmp(what, "no-keys")) {
 		for (int g = 0; g < nreg; g++) {
 			snprintf(path, sizeof path, "%s/keys/%s.json", dir, regions[g]);

@@ -580,6 +580,40 @@ static void chain_cases(void)
 	fx_close(&f);
 }
 
+/* Backfill digests: walked after the standard ones, keys fetched for the
+ * generation time +- 1 hour, lines prefixed "(backfill) ", their own
+ * ratio; null links between two of them give a (backfill) gap line. */
+static void backfill_cases(void)
+{
+	struct fx f;
+	char dir[128];
+	new_fx(&f, dir, sizeof dir, "b");
+	fx_hour(&f, "us-east-1", T0, 0, false);
+	char bf[2][DIGEST_KEY_MAX + 1], lk[2][DIGEST_KEY_MAX + 1], h[65];
+	for (int i = 0; i < 2; i++) {
+		fx_log(&f, "us-east-1", T0 + 1800 + i, 1, lk[i], h);
+		struct digest_log_file late = { "b", lk[i], h, T0, T0 };
+		fx_backfill(&f, "us-east-1", T0 - 3600 * i, T0 + 3600 - 3600 * i, &late, 1,
+			    i ? NULL : "2026-01-10T11:30:00Z");
+		snprintf(bf[i], sizeof bf[i], "%s", f.last_digest);
+	}
+	struct result r;
+	run(f.st, "b", "2026-01-10T08:00:00Z", END, true, 0, NULL, 1, &r);
+	check("backfill digests", &r,
+	      fmt("Validating log files for trail " ARN " between 2026-01-10T08:00:00Z and " END "\n\n"
+		  "Digest file\ts3://b/%s\tvalid\n"
+		  "(backfill) Digest file\ts3://b/%s\tvalid\n"
+		  "Log file\ts3://b/%s\tvalid\n"
+		  "Results requested for 2026-01-10T08:00:00Z to " END "\n"
+		  "Results found for 2026-01-10T09:00:31Z to 2026-01-10T10:00:31Z:\n\n"
+		  "1/1 digest files valid\n1/2 backfill digest files valid, 1/2 backfill digest files INVALID\n"
+		  "1/1 log files valid\n", f.chains[0].key, bf[0], lk[0]),
+	      fmt("\n(backfill) No log files were delivered by CloudTrail between 2026-01-10T09:00:31Z and 2026-01-10T09:00:31Z\n\n"
+		  "(backfill) Digest file\ts3://b/%s\tINVALID: invalid format\n\n", bf[1]), 1);
+	result_release(&r);
+	fx_close(&f);
+}
+
 /* A log file in a bucket that does not exist: the CLI's GetBucketLocation
  * fails and it stops (255) with what it printed so far; the log files
  * queued behind it are never reported. */
@@ -747,6 +781,7 @@ int main(void)
 	key_cases();
 	chain_cases();
 	fatal_cases();
+	backfill_cases();
 	parser_cases();
 	file_cases();
 	testdir_remove(root);
