@@ -42,6 +42,7 @@ struct fx {
 	char log_keys[FX_LOGS_MAX][DIGEST_KEY_MAX + 1];
 	size_t n_logs;
 	char last_digest[DIGEST_KEY_MAX + 1];
+	const char *first_log_bucket;   /* set: the next hour lists its first log file there */
 };
 
 static struct fx_chain *fx_chain(struct fx *f, const char *region)
@@ -245,11 +246,14 @@ static int fx_hour(struct fx *f, const char *region, int64_t start, int n, bool 
 		int64_t t = start + 60 + (int64_t)i * (3000 / (n ? n : 1));
 		r = fx_log(f, region, t, 2, keys[i], hashes[i]);
 		logs[i] = (struct digest_log_file){ f->bucket, keys[i], hashes[i], t - 30, t - 30 };
+		if (i == 0 && f->first_log_bucket)
+			logs[i].bucket = f->first_log_bucket;
 		memcpy(f->log_keys[i], keys[i], sizeof f->log_keys[i]);
 	}
 	f->n_logs = (size_t)n;
 	if (r == 0)
 		r = fx_digest(f, region, start, start + 3600, logs, (size_t)n, restart);
+	f->first_log_bucket = NULL;
 	return r;
 }
 

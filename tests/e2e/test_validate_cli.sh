@@ -109,6 +109,32 @@ grep -q "T110031Z.json.gz	INVALID: signature verification failed$" "$T/merr" && 
 "$TRAILFS" validate "$M" --trail nosuch --start-time $S --end-time $E >"$T/out" 2>"$T/err"; rc=$?
 code "an unknown trail on the mount" $rc 255
 
+# ---- a plain copy of a bucket: no sidecars, metadata from KEY.head.json ----
+mkdir -p "$T/copy/store" && cp -r "$T/clean/store/ct-bucket" "$T/copy/store/" && cp -r "$T/clean/keys" "$T/copy/keys"
+"$TRAILFS" validate --store "$T/copy/store" --trail-arn $ARN --s3-bucket ct-bucket --public-keys "$T/copy/keys" \
+	--start-time $S --end-time $E --no-progress >"$T/out" 2>"$T/err"; rc=$?
+code "a copy without metadata" $rc 1
+[ "$(grep -c "INVALID: signature verification failed" "$T/err")" -eq 3 ] && ok "a copy without metadata: every digest fails its signature, as the CLI says" \
+	|| not_ok "a copy without metadata"
+python3 - "$T/clean/store" "$T/copy/store" <<'PY'
+import json, os, sys
+src, dst = sys.argv[1:]
+meta = os.path.join(src, ".meta", "ct-bucket", "objects")
+for d, _, files in os.walk(meta):
+    for name in files:
+        side = json.load(open(os.path.join(d, name)))
+        if not side["meta"]:
+            continue
+        key = os.path.relpath(os.path.join(d, name), meta)[:-len(".json")]
+        head = {"AcceptRanges": "bytes", "ContentLength": side["size"], "ContentType": "application/json",
+                "ContentEncoding": "gzip", "ServerSideEncryption": "AES256", "Metadata": side["meta"]}
+        json.dump(head, open(os.path.join(dst, "ct-bucket", key + ".head.json"), "w"), indent=4)
+PY
+"$TRAILFS" validate --store "$T/copy/store" --trail-arn $ARN --s3-bucket ct-bucket --public-keys "$T/copy/keys" \
+	--start-time $S --end-time $E --no-progress >"$T/out" 2>"$T/err"; rc=$?
+code "a copy with head-object files beside the digests" $rc 0
+grep -q "^3/3 digest files valid$" "$T/out" && ok "a copy with head-object files: every digest valid" || not_ok "a copy with head-object files"
+
 # ---- a multi-region trail: merged ----
 "$VALIDATE_FIXTURE" "$T/mr" clean 3 3 2 >/dev/null
 validate_store "$T/mr"; rc=$?
@@ -146,7 +172,7 @@ code "keys from the ring (--keys-dir)" $rc 0
 # ---- the real aws CLI over the same objects ----
 if [ -z "${SKIP_AWSCLI:-}" ] && python3 -c "import moto, boto3" 2>/dev/null && command -v aws >/dev/null; then
 	for sc in clean log-changed log-deleted log-two-members digest-changed digest-deleted digest-moved \
-		  sig-altered meta-removed restart no-keys key-spki backfill backfill-no-ts; do
+		  sig-altered meta-removed restart no-keys key-spki backfill backfill-no-ts log-no-bucket; do
 		rm -rf "$T/cli"
 		"$VALIDATE_FIXTURE" "$T/cli" $sc 5 1 2 >/dev/null
 		for v in "" --verbose; do

@@ -13,7 +13,8 @@
  * sig-altered, meta-removed, restart (a stop and start after the middle
  * hour), no-keys, key-spki (the key as SubjectPublicKeyInfo), backfill
  * (two backfill digests for late log files), backfill-no-ts (without
- * their backfill-generation-timestamp).  It prints the keys of the middle hour's digest and first
+ * their backfill-generation-timestamp), log-no-bucket (a log file listed
+ * in a bucket that does not exist).  It prints the keys of the middle hour's digest and first
  * log file, one a line. */
 #include <errno.h>
 #include <stdio.h>
@@ -114,6 +115,10 @@ int main(int argc, char **argv)
 			 * one, and the chain starts again with null links. */
 			if (restart && g == 0 && h == hours / 2 + 1)
 				continue;
+			/* log-no-bucket: the middle hour's digest lists its first
+			 * log file in a bucket that does not exist. */
+			if (!strcmp(what, "log-no-bucket") && g == 0 && h == hours / 2)
+				f.first_log_bucket = "gone-bucket";
 			r = fx_hour(&f, regions[g], T0 + 3600LL * h, logs,
 				    restart && g == 0 && h == hours / 2 + 2);
 			if (g == 0 && h == hours / 2) {
@@ -136,7 +141,7 @@ int main(int argc, char **argv)
 	struct store_object_info info;
 	memset(&info, 0, sizeof info);
 	char path[600];
-	if (!strcmp(what, "clean") || restart) {
+	if (!strcmp(what, "clean") || restart || !strcmp(what, "log-no-bucket")) {
 		r = 0;
 	} else if (!strcmp(what, "backfill") || !strcmp(what, "backfill-no-ts")) {
 		/* Two late log files, each in a backfill digest of its hour
