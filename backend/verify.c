@@ -723,7 +723,25 @@ static int dir_names(const char *dir, const char *suffix, char ***out, size_t *n
 	return 0;
 }
 
-int verify_keys_load_path(struct verify_keys *ks, const char *path)
+/* Is name (a file name without its extension) a region's name, such as
+ * us-east-1 or us-gov-west-1: letters, dash-separated words, a number? */
+static bool region_like(const char *name, size_t n)
+{
+	size_t dashes = 0, i = 0;
+	while (i < n && islower((unsigned char)name[i]))
+		i++;
+	if (i != 2)
+		return false;
+	for (; i < n; i++) {
+		if (name[i] == '-')
+			dashes++;
+		else if (!islower((unsigned char)name[i]) && !isdigit((unsigned char)name[i]))
+			return false;
+	}
+	return dashes >= 2 && isdigit((unsigned char)name[n - 1]);
+}
+
+int verify_keys_load_path(struct verify_keys *ks, const char *path, const char *region)
 {
 	struct stat st;
 	if (stat(path, &st) < 0)
@@ -735,6 +753,10 @@ int verify_keys_load_path(struct verify_keys *ks, const char *path)
 	int r = dir_names(path, NULL, &names, &n);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		if (!ends_with(names[i], ".pem") && !ends_with(names[i], ".json"))
+			continue;
+		size_t stem = strlen(names[i]) - (ends_with(names[i], ".pem") ? 4 : 5);
+		if (region && region_like(names[i], stem) &&
+		    (strlen(region) != stem || strncmp(names[i], region, stem)))
 			continue;
 		char *p = xprintf("%s/%s", path, names[i]);
 		r = p ? keys_load_file(ks, p) : -ENOMEM;

@@ -97,8 +97,11 @@ int verify_keys_parse_pem(struct verify_keys *ks, const char *text, size_t len);
  * -EINVAL for another shape. */
 int verify_keys_parse_list(struct verify_keys *ks, const char *text, size_t len);
 /* A file (a ListPublicKeys JSON when it starts with '{', else PEM) or a
- * directory (its *.pem and *.json files).  -ENOENT, -EINVAL, -errno. */
-int verify_keys_load_path(struct verify_keys *ks, const char *path);
+ * directory (its *.pem and *.json files).  With region not NULL, files in
+ * a directory named after another region (OTHER.json, OTHER.pem: what
+ * `aws cloudtrail list-public-keys --region OTHER` saved) are skipped, since
+ * ListPublicKeys gives a region's own keys only.  -ENOENT, -EINVAL, -errno. */
+int verify_keys_load_path(struct verify_keys *ks, const char *path, const char *region);
 /* A trailfs key ring (sign.h's layout): DIR/REGION/index.json and the
  * FINGERPRINT.pub files it names.  A region without a ring adds nothing. */
 int verify_keys_load_ring(struct verify_keys *ks, const char *dir, const char *region);

@@ -68,7 +68,10 @@ static const char help_text[] =
 "                         validity windows), or a saved ListPublicKeys response\n"
 "                         (aws cloudtrail list-public-keys output, times as\n"
 "                         epoch numbers or ISO strings); with REGION= only for\n"
-"                         that region.  May be repeated.\n"
+"                         that region.  In a directory, files named after a\n"
+"                         region (us-east-1.json, eu-west-1.pem) serve only\n"
+"                         that region, as ListPublicKeys would.  May be\n"
+"                         repeated.\n"
 "  --keys-dir DIR         a trailfs signing key ring (DIR/REGION/index.json)\n"
 "  --state DIR            a trailfs state directory: its ring, DIR/signing-keys\n"
 "\n"
@@ -280,7 +283,7 @@ static int load_keys(const struct opts *o, const char *region, struct verify_key
 	bool explicit = o->n_keys || o->keys_dir || o->state;
 	for (size_t i = 0; r == 0 && i < o->n_keys; i++)
 		if (!o->keys[i].region || !strcmp(o->keys[i].region, region)) {
-			r = verify_keys_load_path(ks, o->keys[i].path);
+			r = verify_keys_load_path(ks, o->keys[i].path, region);
 			if (r < 0)
 				fprintf(stderr, "\ntrailfs validate: cannot read public keys from %s: %s\n",
 					o->keys[i].path, r == -EINVAL ? "not PEM or a ListPublicKeys response"

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -519,6 +520,26 @@ static void key_cases(void)
 	      "", 0);
 	result_release(&r);
 	ok(verify_keys_parse_list(&list, "{\"Keys\":[]}", 11) == -EINVAL, "another document is refused");
+	/* A directory of per-region files: each serves its own region. */
+	struct sign_public_key *west = NULL;
+	size_t nwest = 0;
+	sign_list(f.sg, "eu-west-3", &west, &nwest, &e);
+	char *kdir = fmt("%s/keydir", dir);
+	mkdir(kdir, 0700);
+	FILE *pf = fopen(fmt("%s/us-east-1.pem", kdir), "w");
+	fputs(pub[0].pem, pf);
+	fclose(pf);
+	pf = fopen(fmt("%s/eu-west-3.pem", kdir), "w");
+	fputs(nwest ? west[0].pem : "", pf);
+	fclose(pf);
+	struct verify_keys dk;
+	verify_keys_init(&dk);
+	ok(verify_keys_load_path(&dk, kdir, "us-east-1") == 0 && dk.n == 1 && !strcmp(dk.v[0].fingerprint, fp),
+	   "a key directory: us-east-1.pem serves us-east-1, eu-west-3.pem does not");
+	verify_keys_release(&dk);
+	ok(verify_keys_load_path(&dk, kdir, NULL) == 0 && dk.n == 2, "a key directory without a region: every file");
+	verify_keys_release(&dk);
+	sign_public_keys_free(west, nwest);
 	ok(verify_keys_parse_pem(&list, "hello", 5) == -EINVAL, "text without a PEM block is refused");
 	buf_release(&v);
 	sign_public_keys_free(pub, npub);
