@@ -119,10 +119,15 @@ static int mount_get(void *ctx, const char *bucket, const char *key, enum verify
 		return r;
 	}
 	struct stat st;
-	if (stat(path.data, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = errno == ENOENT || errno == ENOTDIR || S_ISDIR(st.st_mode) ? -ENOENT : -errno;
+	if (stat(path.data, &st) < 0) {
+		r = errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
 		buf_release(&path);
 		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		/* a directory or a stray: no such object */
+		buf_release(&path);
+		return -ENOENT;
 	}
 	r = read_file(path.data, &out->body);
 	if (digest) {
