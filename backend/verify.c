@@ -2290,9 +2290,12 @@ int verify_run_region(struct verify_report *r, const struct verify_source *src,
 		cache_free(&w.cache[i]);
 	free(w.cache);
 	verify_object_release(&w.obj);
-	if (ret == -ENOMEM && !r->fatal)
-		verify_report_fatal(r, "out of memory");
-	return r->fatal ? 1 : ret < 0 ? ret : 0;
+	/* An error of our own (memory, a listing that failed) stops the run
+	 * as an uncaught exception stops the CLI: never a silent "valid". */
+	if (ret < 0 && !r->fatal)
+		verify_report_fatal(r, "trailfs validate: cannot validate region %s: %s", region,
+				    strerror(-ret));
+	return r->fatal ? 1 : 0;
 }
 
 /* ---- regions and ARNs ---- */

@@ -294,7 +294,8 @@ int verify_report_exit_code(const struct verify_report *r);
  * start and end (both normalized), standard digests first, then backfill
  * ones, adding lines and counts to r.  all_keys: every public key of the
  * region with its window (ListPublicKeys is emulated over it).  Returns 0,
- * or 1 after a fatal error (printed, r->fatal set), or -ENOMEM. */
+ * or 1 after a fatal error (printed, r->fatal set): the CLI's own, or one
+ * of ours (memory, a source that fails), which stops the run the same way. */
 int verify_run_region(struct verify_report *r, const struct verify_source *src,
 		      const struct verify_trail *trail, const char *region,
 		      const struct verify_keys *all_keys, const struct verify_time *start,
