@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <libdeflate.h>
+#include <zlib.h>
 
 #define GZ_LEVEL_MIN     1
 #define GZ_LEVEL_MAX     12
@@ -144,5 +146,74 @@ int gz_decompress(const void *data, size_t len, size_t max, struct buf *out)
 	}
 	free(tmp);
 	libdeflate_free_decompressor(d);
+	return r;
+}
+
+/* ---- zlib's reading of a gzip stream (validate-logs's) ---- */
+
+
+#define GZ_ZLIB_WINDOW   (MAX_WBITS | 16)   /* gzip framing only, as the CLI asks */
+#define GZ_ZLIB_OUT      65536              /* output chunk handed to the sink */
+#define GZ_ZLIB_IN_MAX   (1u << 30)         /* input fed per call (uInt is 32 bits) */
+
+int gz_inflate_first_member(const void *data, size_t len, gz_sink_fn sink, void *arg,
+			    struct gz_stream_info *info)
+{
+	struct gz_stream_info local = { 0 };
+	if (!info)
+		info = &local;
+	memset(info, 0, sizeof *info);
+	if (len == 0)
+		return 0;
+	z_stream z;
+	memset(&z, 0, sizeof z);
+	int zr = inflateInit2(&z, GZ_ZLIB_WINDOW);
+	if (zr != Z_OK)
+		return zr == Z_MEM_ERROR ? -ENOMEM : -EINVAL;
+	unsigned char *out = malloc(GZ_ZLIB_OUT);
+	if (!out) {
+		inflateEnd(&z);
+		return -ENOMEM;
+	}
+	const unsigned char *in = data;
+	size_t left = len;
+	int r = 0;
+	for (;;) {
+		if (z.avail_in == 0 && left) {
+			uInt n = left > GZ_ZLIB_IN_MAX ? GZ_ZLIB_IN_MAX : (uInt)left;
+			z.next_in = (unsigned char *)in;
+			z.avail_in = n;
+			in += n;
+			left -= n;
+		}
+		z.next_out = out;
+		z.avail_out = GZ_ZLIB_OUT;
+		zr = inflate(&z, Z_SYNC_FLUSH);
+		size_t produced = GZ_ZLIB_OUT - z.avail_out;
+		if (produced && (zr == Z_OK || zr == Z_STREAM_END || zr == Z_BUF_ERROR)) {
+			info->out_len += produced;
+			if (sink && (r = sink(arg, out, produced)) < 0)
+				break;
+		}
+		if (zr == Z_STREAM_END) {
+			info->complete = 1;
+			info->trailing = z.avail_in + left;
+			break;
+		}
+		if (zr == Z_MEM_ERROR) {
+			r = -ENOMEM;
+			break;
+		}
+		if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			r = -EINVAL;   /* Z_DATA_ERROR, Z_NEED_DICT, Z_STREAM_ERROR */
+			break;
+		}
+		/* No progress possible: the input is used up (a truncated
+		 * member, which zlib does not call an error here). */
+		if (z.avail_in == 0 && left == 0 && z.avail_out != 0)
+			break;
+	}
+	free(out);
+	inflateEnd(&z);
 	return r;
 }

@@ -37,4 +37,28 @@ long long gz_declared_size(const void *data, size_t len);
  * appending at most max bytes to out (-E2BIG beyond).  0 or -errno. */
 int gz_decompress(const void *data, size_t len, size_t max, struct buf *out);
 
+/* Inflate the first gzip member of data[0..len) exactly as zlib's gzip
+ * decoder (windowBits 31) reads it, which is what the aws CLI's
+ * validate-logs uses: Python's zlib over the system zlib.  libdeflate is
+ * faster but may accept streams zlib refuses, and it cannot give the part
+ * of a truncated stream that zlib gives, so this one function uses zlib.
+ *
+ * Each piece of inflated output is passed to sink (which returns 0, or a
+ * negative errno that stops the inflation and is returned).  The result is
+ * 0 when zlib raised no error: the member ended (info->complete, with the
+ * count of bytes after it in info->trailing, which zlib ignores), or the
+ * input ran out first (not complete: zlib.decompressobj reports nothing,
+ * while zlib.decompress calls that "incomplete or truncated stream").
+ * Empty input is 0 and not complete.  -EINVAL when zlib reports an error
+ * (a bad header or header CRC, corrupt deflate data, a CRC32 or length
+ * mismatch in the trailer); -ENOMEM.  info may be NULL. */
+struct gz_stream_info {
+	int complete;             /* nonzero: the member's end was reached */
+	size_t trailing;          /* complete: bytes of data after the member */
+	unsigned long long out_len;   /* inflated bytes passed to sink */
+};
+typedef int (*gz_sink_fn)(void *arg, const void *p, size_t n);
+int gz_inflate_first_member(const void *data, size_t len, gz_sink_fn sink, void *arg,
+			    struct gz_stream_info *info);
+
 #endif

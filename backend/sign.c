@@ -896,3 +896,53 @@ int sign_fingerprint(const unsigned char *der, size_t der_len, char out[SIGN_FIN
 	 * fingerprints are of Value as sent. */
 	return md5_hex(der, der_len, out);
 }
+
+/* ---- SHA-256 in parts ---- */
+
+struct sign_sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+struct sign_sha256 *sign_sha256_new(void)
+{
+	struct sign_sha256 *h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+		ERR_clear_error();
+		sign_sha256_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int sign_sha256_update(struct sign_sha256 *h, const void *data, size_t len)
+{
+	if (len && EVP_DigestUpdate(h->ctx, data, len) != 1) {
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int sign_sha256_final_hex(struct sign_sha256 *h, char out[SIGN_SHA256_HEX_LEN + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (EVP_DigestFinal_ex(h->ctx, md, &mdlen) != 1 || mdlen * 2 != SIGN_SHA256_HEX_LEN ||
+	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	hex_lower(md, mdlen, out);
+	return 0;
+}
+
+void sign_sha256_free(struct sign_sha256 *h)
+{
+	if (!h)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}

@@ -133,4 +133,14 @@ int sign_sha256_hex(const void *data, size_t len, char out[SIGN_SHA256_HEX_LEN +
 int sign_fingerprint(const unsigned char *der, size_t der_len,
 		     char out[SIGN_FINGERPRINT_LEN + 1]);
 
+/* SHA-256 in parts, for data that arrives in pieces (an inflating log
+ * file): new, update as often as needed, final (which also readies the
+ * state for the next message), free.  One thread at a time per state.
+ * new: NULL when memory is exhausted; update and final: 0 or -ENOMEM. */
+struct sign_sha256;
+struct sign_sha256 *sign_sha256_new(void);
+int sign_sha256_update(struct sign_sha256 *h, const void *data, size_t len);
+int sign_sha256_final_hex(struct sign_sha256 *h, char out[SIGN_SHA256_HEX_LEN + 1]);
+void sign_sha256_free(struct sign_sha256 *h);
+
 #endif

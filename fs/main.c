@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "validate.h"
 
 /* fuse_opt_parse gives each string a strdup'd copy: options_release them. */
 struct options {
@@ -213,6 +214,9 @@ static void lock_names_this_process(const char *state)
 
 int main(int argc, char **argv)
 {
+	/* `trailfs validate ...` is a command, not a mount (cli/validate.c). */
+	if (argc > 1 && !strcmp(argv[1], "validate"))
+		return validate_main(argc - 1, argv + 1);
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options o;
 	memset(&o, 0, sizeof o);
