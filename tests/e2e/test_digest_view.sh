@@ -59,6 +59,18 @@ expect_fail "attributes cannot be set" "Operation not supported" setfattr -n use
 expect_fail "digests are read-only" "Operation not permitted" sh -c "echo x > '$f'"
 expect_fail "a .gz name is not in digests/" "No such file" cat "$f.gz"
 
+# As validate-logs reads a digest: the first gzip member, whatever follows.
+obj=$STATE/store/$bucket/$day/$name.json.gz
+printf 'more' | gzip -n >> "$obj"
+printf '{"size":%d,"meta":{}}' "$(stat -c %s "$obj")" > "$STATE/store/.meta/$bucket/objects/$day/$name.json.gz.json"
+cd / && tf_restart && cd "$MNT" || exit 1
+eq "a digest of two gzip members reads as its first" "$body" "$(cat "$f")"
+# A member cut short is damage.
+head -c 20 "$obj" > "$obj.cut" && mv "$obj.cut" "$obj"
+printf '{"size":20,"meta":{}}' > "$STATE/store/.meta/$bucket/objects/$day/$name.json.gz.json"
+cd / && tf_restart && cd "$MNT" || exit 1
+expect_fail "a truncated digest fails with EIO" "Input/output error" cat "$f"
+
 # A digest that is not gzip reads as an I/O error, not as garbage.
 printf 'not gzip' > "$STATE/store/$bucket/$day/$name.json.gz"
 printf '{"size":8,"meta":{}}' > "$STATE/store/.meta/$bucket/objects/$day/$name.json.gz.json"
