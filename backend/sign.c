@@ -697,6 +697,18 @@ int sign_current(struct sign *s, const char *region, int64_t now, struct sign_ke
 	return r;
 }
 
+int sign_has_current(struct sign *s, const char *region, bool *has, struct ct_err *err)
+{
+	*has = false;
+	pthread_mutex_lock(&s->lock);
+	struct ring *g = NULL;
+	int r = ring_get(s, region, &g, err);
+	if (r == 0)
+		*has = g->n > 0 && g->keys[g->n - 1].end == 0;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 int sign_rotate(struct sign *s, const char *region, int64_t now, struct ct_err *err)
 {
 	/* Closing a window at 0 would read back as "current". */
