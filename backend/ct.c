@@ -64,6 +64,7 @@ struct ct {
 	pthread_mutex_t wake_lock;
 	pthread_cond_t wake;
 	bool wake_now;
+	bool wake_digests;        /* a round of digests and keys only, asked by a waiter */
 	bool stopping;
 	ct_delivered_fn delivered;
 	void *delivered_ctx;
@@ -1796,7 +1797,7 @@ static bool run_on_deliverer(struct ct *ct)
 		return false;
 	}
 	uint64_t target = ct->ticks_begun + 1;
-	ct->wake_now = true;
+	ct->wake_digests = true;
 	pthread_cond_signal(&ct->wake);
 	while (ct->ticks_done < target && !ct->stopping)
 		pthread_cond_wait(&ct->tick_done, &ct->wake_lock);
@@ -1854,7 +1855,7 @@ static void rotate_due(struct ct *ct)
 /* One round of the delivery thread: rotations asked for and due, then the
  * delivery, then the digests that are due (in that order, so that a
  * window's digest lists what was delivered up to its end). */
-static void tick(struct ct *ct)
+static void tick(struct ct *ct, bool deliveries)
 {
 	pthread_mutex_lock(&ct->wake_lock);
 	char region[CT_REGION_MAX + 1];
@@ -1872,6 +1873,8 @@ static void tick(struct ct *ct)
 	}
 	rotate_due(ct);
 	(void)sync_digests(ct, NULL, true, NULL, NULL);
+	if (!deliveries)
+		return;
 	deliver(ct, NULL);
 	(void)sync_digests(ct, NULL, true, NULL, NULL);
 }
@@ -1879,20 +1882,33 @@ static void tick(struct ct *ct)
 static void *deliverer(void *p)
 {
 	struct ct *ct = p;
+	/* Keys for the chains that run, and digests that came due while the
+	 * daemon was down: at once, not after a delivery interval (the
+	 * delivery itself keeps its interval). */
+	(void)sync_digests(ct, NULL, true, NULL, NULL);
 	pthread_mutex_lock(&ct->wake_lock);
+	/* The next delivery is due at until; a digests-only round leaves it. */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ct->delivery_interval;
 	while (!ct->stopping) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += ct->delivery_interval;
-		while (!ct->stopping && !ct->wake_now &&
-		       pthread_cond_timedwait(&ct->wake, &ct->wake_lock, &until) != ETIMEDOUT)
-			;
+		bool timed_out = false;
+		while (!ct->stopping && !ct->wake_now && !ct->wake_digests && !timed_out)
+			timed_out = pthread_cond_timedwait(&ct->wake, &ct->wake_lock, &until) == ETIMEDOUT;
 		if (ct->stopping)
 			break;
+		/* A waiter's round does not deliver: deliveries keep their
+		 * interval (or their poke). */
+		bool deliveries = timed_out || ct->wake_now;
 		ct->wake_now = false;
+		ct->wake_digests = false;
 		uint64_t mine = ++ct->ticks_begun;
 		pthread_mutex_unlock(&ct->wake_lock);
-		tick(ct);
+		tick(ct, deliveries);
+		if (deliveries) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += ct->delivery_interval;
+		}
 		pthread_mutex_lock(&ct->wake_lock);
 		ct->ticks_done = mine;
 		pthread_cond_broadcast(&ct->tick_done);
@@ -1917,9 +1933,6 @@ int ct_start_delivery(struct ct *ct, ct_delivered_fn fn, void *ctx)
 		pthread_mutex_unlock(&ct->wake_lock);
 		return -r;
 	}
-	/* Keys for the chains that run and digests that came due while the
-	 * daemon was down: at once, not after a delivery interval. */
-	poke_deliverer(ct);
 	return 0;
 }
 
