@@ -89,6 +89,7 @@ struct endmark {
 
 struct chains {
 	pthread_mutex_t lock;     /* guards everything below and both files */
+	pthread_mutex_t put_lock; /* one store_recorded at a time; taken before lock */
 	struct store *store;
 	struct sign *sign;
 	unsigned interval;
@@ -98,6 +99,7 @@ struct chains {
 	off_t jsize;
 	uint64_t next_id, next_seq;
 	size_t dead;              /* journal lines no chain needs */
+	bool dirty;               /* memory is ahead of digests.json (chains_record) */
 	struct chain **chains;
 	size_t n_chains;
 	struct pending *pending;
@@ -106,7 +108,32 @@ struct chains {
 	size_t n_status;
 	struct endmark *ends;
 	size_t n_ends;
+	/* Regions known to have a current signing key (one never goes away:
+	 * rotation makes the next), so a sync without leave to make keys
+	 * asks the key ring nothing and never waits for a key being made. */
+	char (*ready)[CT_REGION_MAX + 1];
+	size_t n_ready;
 };
+
+static bool region_ready(const struct chains *c, const char *region)
+{
+	for (size_t i = 0; i < c->n_ready; i++)
+		if (!strcmp(c->ready[i], region))
+			return true;
+	return false;
+}
+
+/* Caller holds c->lock. */
+static void mark_ready(struct chains *c, const char *region)
+{
+	if (region_ready(c, region) || strlen(region) > CT_REGION_MAX)
+		return;
+	char (*grown)[CT_REGION_MAX + 1] = realloc(c->ready, (c->n_ready + 1) * sizeof *grown);
+	if (!grown)
+		return;
+	c->ready = grown;
+	snprintf(c->ready[c->n_ready++], CT_REGION_MAX + 1, "%s", region);
+}
 
 /* ---- small helpers ---- */
 
@@ -434,6 +461,8 @@ static int save_state(struct chains *c, const struct pending *more, size_t n_mor
 		r = -E2BIG;
 	if (r == 0)
 		r = write_file_durable(c->state_path, text, strlen(text), 0600);
+	if (r == 0 && n_more == 0)
+		c->dirty = false;
 	free(text);
 	json_free(doc);
 	return r < 0 ? ct_fail_errno(err, r, c->state_path) : 0;
@@ -844,6 +873,10 @@ int chains_delivered(void *ctx, int64_t time, const struct delivery_log *logs, s
 		r = add_line(&text, entry_line(seq++, ch->id, time, l->bucket, l->key, l->hash,
 					       l->oldest, l->newest));
 	}
+	/* A chain that chains_record started is made durable before a line
+	 * names it. */
+	if (r == 0 && text.len && c->dirty)
+		r = save_state(c, NULL, 0, NULL);
 	if (r == 0 && text.len)
 		r = journal_append(c, &text);
 	/* Durable: now the same in memory, in the same order as a replay. */
@@ -898,25 +931,60 @@ static int put_digest(struct chains *c, const struct pending *p)
 	return r;
 }
 
-/* Store every recorded digest; those stored leave the record.  true when
- * one did. */
-static bool put_pending(struct chains *c, int64_t now)
+/* Store every recorded digest; those stored leave the record.  Called
+ * without c->lock: the objects are written with only put_lock held (one
+ * writer of digest objects at a time), so that a quick caller
+ * (chains_record, the observer) never waits for the store. */
+static void store_recorded(struct chains *c, int64_t now)
 {
+	pthread_mutex_lock(&c->put_lock);
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->n_pending;
+	struct pending *copy = n ? calloc(n, sizeof *copy) : NULL;
+	int *res = n ? calloc(n, sizeof *res) : NULL;
+	if (n && (!copy || !res))
+		n = 0;   /* no memory now: the next sync, or open, stores them */
+	for (size_t i = 0; i < n; i++) {
+		const struct pending *p = &c->pending[i];
+		copy[i] = (struct pending){ strdup(p->trail), strdup(p->bucket), strdup(p->key),
+					    malloc(p->len + 1), p->len, strdup(p->signature) };
+		if (copy[i].body)
+			memcpy(copy[i].body, p->body, p->len + 1);
+	}
+	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < n; i++) {
+		const struct pending *p = &copy[i];
+		res[i] = p->trail && p->bucket && p->key && p->body && p->signature ? put_digest(c, p)
+										     : -ENOMEM;
+	}
+	pthread_mutex_lock(&c->lock);
 	bool any = false;
-	for (size_t i = 0; i < c->n_pending;) {
-		struct pending *p = &c->pending[i];
-		int r = put_digest(c, p);
-		if (r < 0) {
-			store_error(c, p->trail, p->bucket, r);
-			i++;
+	for (size_t i = 0; i < n; i++) {
+		if (res[i] < 0) {
+			if (copy[i].trail && copy[i].bucket)
+				store_error(c, copy[i].trail, copy[i].bucket, res[i]);
 			continue;
 		}
-		status_set(c, p->trail, now, "");
-		pending_release(p);
-		c->pending[i] = c->pending[--c->n_pending];
-		any = true;
+		status_set(c, copy[i].trail, now, "");
+		for (size_t k = 0; k < c->n_pending; k++)
+			if (!strcmp(c->pending[k].key, copy[i].key) &&
+			    !strcmp(c->pending[k].bucket, copy[i].bucket)) {
+				pending_release(&c->pending[k]);
+				c->pending[k] = c->pending[--c->n_pending];
+				any = true;
+				break;
+			}
 	}
-	return any;
+	/* Saving the shorter record may fail: the digests are then stored
+	 * again, the same bytes, at the next sync or open. */
+	if (any)
+		(void)save_state(c, NULL, 0, NULL);
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->put_lock);
+	for (size_t i = 0; i < n; i++)
+		pending_release(&copy[i]);
+	free(copy);
+	free(res);
 }
 
 /* Build, hash and sign the digest of ch for [start, end) listing
@@ -993,6 +1061,17 @@ static int start_chain(struct chains *c, const struct chain_want *w, int64_t now
 	ch->fresh = true;
 	const struct endmark *m = endmark_get(c, w->trail, w->region);
 	ch->start = m && m->end > now ? m->end : now;
+	/* After a chain of this trail and region whose final digest is not
+	 * written yet: after its end (plan_chain lengthens a window of no
+	 * time to a second), so the two never share a digest name. */
+	for (size_t i = 0; i < c->n_chains; i++) {
+		const struct chain *o = c->chains[i];
+		if (!o->closing || strcmp(o->trail, w->trail) || strcmp(o->region, w->region))
+			continue;
+		int64_t end = o->end > o->start ? o->end : o->n_e ? o->start + 1 : o->start;
+		if (end > ch->start)
+			ch->start = end;
+	}
 	c->chains[c->n_chains++] = ch;
 	if (!ch->trail || !ch->region || !ch->bucket || !ch->prefix || !ch->account || !ch->home)
 		return -ENOMEM;
@@ -1018,14 +1097,14 @@ static int plan_chain(struct chains *c, struct chain *ch, int64_t now, bool make
 	}
 	if (n_ends == 0)
 		return 0;
-	bool has = false;
-	int r = sign_has_current(c->sign, ch->region, &has, err);
-	if (r < 0)
-		return r;
-	if (!has && !make_keys) {
+	/* Keys are made outside the lock (prepare_keys); one not known
+	 * here waits for a sync with leave to make it. */
+	(void)make_keys;
+	if (!region_ready(c, ch->region)) {
 		*deferred = true;
 		return 0;
 	}
+	int r;
 	/* A final digest of no time and no files attests nothing. */
 	if (ch->closing && ch->end <= ch->start && ch->n_e == 0) {
 		ch->plan = (struct plan){ .set = true, .start = ch->start, .consumed = ch->consumed,
@@ -1035,6 +1114,7 @@ static int plan_chain(struct chains *c, struct chain *ch, int64_t now, bool make
 	struct sign_key *key = NULL;
 	if ((r = sign_current(c->sign, ch->region, now, &key, err)) < 0)
 		return r;
+	mark_ready(c, ch->region);
 	struct plan p = { .set = true, .start = ch->start, .consumed = ch->consumed };
 	r = link_copy(&p.prev, &ch->prev);
 	struct pending *grown = r == 0 ? realloc(*out, (*n_out + n_ends) * sizeof *grown) : NULL;
@@ -1132,8 +1212,63 @@ static void plans_apply(struct chains *c)
 	}
 }
 
-int chains_sync(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
-		bool make_keys, bool *deferred, struct ct_err *err)
+/* Make keys for regions[0..n) that are not known to have one, without
+ * the chains' lock: a key takes a while to make (up to a second on a busy
+ * machine), and deliveries and changes must not wait for it. */
+static int prepare_keys(struct chains *c, char (*regions)[CT_REGION_MAX + 1], size_t n,
+			int64_t now, struct ct_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool has = false;
+		int r = sign_has_current(c->sign, regions[i], &has, err);
+		if (r == 0 && !has) {
+			struct sign_key *key = NULL;
+			r = sign_current(c->sign, regions[i], now, &key, err);
+			sign_key_free(key);
+		}
+		if (r < 0)
+			return r;
+		pthread_mutex_lock(&c->lock);
+		mark_ready(c, regions[i]);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return 0;
+}
+
+/* The regions that will sign a digest at now and are not known to have a
+ * key: chains that end, or whose window has ended.  Caller holds c->lock;
+ * *out is the caller's. */
+static int regions_due(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
+		       char (**out)[CT_REGION_MAX + 1], size_t *n_out)
+{
+	*out = NULL;
+	*n_out = 0;
+	for (size_t i = 0; i < c->n_chains; i++) {
+		const struct chain *ch = c->chains[i];
+		bool due = ch->closing || now >= ch->start + (int64_t)c->interval;
+		if (!due) {
+			const struct chain_want *w = NULL;
+			for (size_t k = 0; k < n && !w; k++)
+				if (!strcmp(want[k].trail, ch->trail) && !strcmp(want[k].region, ch->region))
+					w = &want[k];
+			due = !w || !same_location(ch, w);
+		}
+		bool listed = region_ready(c, ch->region) || strlen(ch->region) > CT_REGION_MAX;
+		for (size_t k = 0; k < *n_out && !listed; k++)
+			listed = !strcmp((*out)[k], ch->region);
+		if (!due || listed)
+			continue;
+		char (*grown)[CT_REGION_MAX + 1] = realloc(*out, (*n_out + 1) * sizeof *grown);
+		if (!grown)
+			return -ENOMEM;
+		*out = grown;
+		snprintf(grown[(*n_out)++], CT_REGION_MAX + 1, "%s", ch->region);
+	}
+	return 0;
+}
+
+static int sync_chains(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
+		bool write, bool make_keys, bool *deferred, struct ct_err *err)
 {
 	bool dummy = false;
 	if (!deferred)
@@ -1141,13 +1276,27 @@ int chains_sync(struct chains *c, const struct chain_want *want, size_t n, int64
 	if (now < 0 || now > DIGEST_TIME_MAX)
 		return ct_fail(err, "InvalidParameterValueException", "digests: time %lld is out of range",
 			       (long long)now);
+	if (write && make_keys) {
+		char (*regions)[CT_REGION_MAX + 1] = NULL;
+		size_t n_regions = 0;
+		pthread_mutex_lock(&c->lock);
+		int r = regions_due(c, want, n, now, &regions, &n_regions);
+		pthread_mutex_unlock(&c->lock);
+		if (r == 0)
+			r = prepare_keys(c, regions, n_regions, now, err);
+		else
+			ct_fail_errno(err, r, "digests");
+		free(regions);
+		if (r < 0)
+			return r;
+	}
+	/* Digests recorded before and not stored yet (a bucket that was
+	 * missing) are tried again first. */
+	if (write)
+		store_recorded(c, now);
 	pthread_mutex_lock(&c->lock);
 	bool changed = false;
 	int r = 0;
-	/* Digests recorded before and not stored yet go first: a chain's
-	 * links must never point at a digest that is not there. */
-	if (c->n_pending)
-		changed |= put_pending(c, now);
 	for (size_t i = 0; i < c->n_chains; i++) {
 		struct chain *ch = c->chains[i];
 		if (ch->closing)
@@ -1164,7 +1313,7 @@ int chains_sync(struct chains *c, const struct chain_want *want, size_t n, int64
 	}
 	struct pending *made = NULL;
 	size_t n_made = 0;
-	for (size_t i = 0; r == 0 && i < c->n_chains; i++)
+	for (size_t i = 0; write && r == 0 && i < c->n_chains; i++)
 		r = plan_chain(c, c->chains[i], now, make_keys, deferred, &made, &n_made, err);
 	/* Chains start after the ones ending have planned their final
 	 * digests, so that a new chain's first window starts after them. */
@@ -1178,20 +1327,20 @@ int chains_sync(struct chains *c, const struct chain_want *want, size_t n, int64
 		}
 		r = start_chain(c, &want[k], now);
 		changed = true;
-		/* The region's key is made when its chain starts, so that it
-		 * is valid from the chain's first window on. */
-		bool has = false;
-		if (r == 0 && make_keys && sign_has_current(c->sign, want[k].region, &has, NULL) == 0 &&
-		    !has) {
-			struct sign_key *key = NULL;
-			if (sign_current(c->sign, want[k].region, now, &key, NULL) == 0)
-				sign_key_free(key);
-		}
 	}
 	if (r == -ENOMEM)
 		ct_fail_errno(err, r, "digests");
+	if (write)
+		changed |= c->dirty;
 	for (size_t i = 0; r == 0 && !changed && i < c->n_chains; i++)
 		changed = c->chains[i]->plan.set;
+	/* chains_record keeps its changes in memory (a crash only makes a
+	 * chain start, or end, at the next start-up instead): the next
+	 * sync, or the first journal line for such a chain, saves them. */
+	if (r == 0 && changed && !write) {
+		c->dirty = true;
+		changed = false;
+	}
 	if (r == 0 && changed)
 		r = save_state(c, made, n_made, err);
 	if (r < 0) {
@@ -1217,15 +1366,24 @@ int chains_sync(struct chains *c, const struct chain_want *want, size_t n, int64
 		c->n_pending += n_made;
 	}
 	free(made);
-	/* Saving the shorter record may fail: the digests are then stored
-	 * again, the same bytes, at the next open. */
-	if (n_made && put_pending(c, now))
-		changed = true;
-	if (changed && (n_made || c->n_pending == 0))
-		(void)save_state(c, NULL, 0, NULL);
 	journal_compact(c);
 	pthread_mutex_unlock(&c->lock);
+	/* Recorded: now store them. */
+	if (n_made)
+		store_recorded(c, now);
 	return 0;
+}
+
+int chains_sync(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
+		bool make_keys, bool *deferred, struct ct_err *err)
+{
+	return sync_chains(c, want, n, now, true, make_keys, deferred, err);
+}
+
+int chains_record(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
+		  struct ct_err *err)
+{
+	return sync_chains(c, want, n, now, false, false, NULL, err);
 }
 
 /* ---- open, status ---- */
@@ -1239,6 +1397,7 @@ struct chains *chains_open(const char *state_dir, struct store *store, struct si
 		return NULL;
 	}
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->put_lock, NULL);
 	c->jfd = -1;
 	c->store = store;
 	c->sign = sign;
@@ -1262,8 +1421,7 @@ struct chains *chains_open(const char *state_dir, struct store *store, struct si
 		for (size_t i = 0; i < c->n_status; i++)
 			if (c->status[i].time > now)
 				now = c->status[i].time;
-		if (put_pending(c, now))
-			(void)save_state(c, NULL, 0, NULL);
+		store_recorded(c, now);
 	}
 	if (r < 0) {
 		chains_close(c);
@@ -1276,6 +1434,8 @@ void chains_close(struct chains *c)
 {
 	if (!c)
 		return;
+	if (c->dirty)
+		(void)save_state(c, NULL, 0, NULL);
 	for (size_t i = 0; i < c->n_chains; i++)
 		chain_free(c->chains[i]);
 	free(c->chains);
@@ -1292,11 +1452,13 @@ void chains_close(struct chains *c)
 		free(c->ends[i].region);
 	}
 	free(c->ends);
+	free(c->ready);
 	if (c->jfd >= 0)
 		close(c->jfd);
 	free(c->state_path);
 	free(c->journal_path);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->put_lock);
 	free(c);
 }
 
@@ -1330,9 +1492,13 @@ int chains_forget(struct chains *c, const char *trail, struct ct_err *err)
 		} else {
 			i++;
 		}
-	int r = changed ? save_state(c, NULL, 0, err) : 0;
+	/* Saved with the next change: a status left over by a crash is only
+	 * that of a trail that is gone. */
+	if (changed)
+		c->dirty = true;
+	(void)err;
 	pthread_mutex_unlock(&c->lock);
-	return r;
+	return 0;
 }
 
 bool chains_running(struct chains *c, const char *trail, const char *region)

@@ -93,14 +93,29 @@ int chains_delivered(void *ctx, int64_t time, const struct delivery_log *logs, s
  * wanted one that is not running (its first window starts at now, or at the
  * end of the last digest of that trail and region if that is later); write
  * the digest of every window that has ended; and store again digests whose
- * storing failed before.  With make_keys false, a digest whose region has
- * no signing key yet is left for a later call (*deferred set true, when
- * deferred is not NULL), so that no key is made on the caller's thread.
+ * storing failed before.  Keys are made only when a digest needs one (a
+ * region that never signs costs nothing), and never under the chains'
+ * lock.  With make_keys true they are made first, on the caller's thread;
+ * with make_keys false a digest of a region not known to have a key (made
+ * by such a call, or used for a digest since open) is left for a later
+ * call (*deferred set true, when deferred is not NULL), so that no key is
+ * made, or waited for, on the caller's thread.
  * A digest that cannot be stored stays recorded and is retried by each
  * call; its trail's LatestDigestDeliveryError says why.  0 or -errno (the
  * state could not be written: nothing was stored). */
 int chains_sync(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
 		bool make_keys, bool *deferred, struct ct_err *err);
+
+/* The first half of chains_sync, for a caller that must be quick (a FUSE
+ * callback): end and start chains as want[0..n) says at now, and write no
+ * digest and no file.  The change is made durable by the next chains_sync,
+ * or before the first delivered file is journaled for a chain it started,
+ * or at chains_close; a crash before that only makes the chain start (or
+ * end) at the next start-up instead, with no file lost.  An ended chain's
+ * final digest covers its window up to now whenever it is written.  0 or
+ * -errno. */
+int chains_record(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
+		  struct ct_err *err);
 
 /* GetTrailStatus's digest members for trail: *time 0 = never, error "" =
  * none. */

@@ -1504,9 +1504,6 @@ int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
 	if (c->logging >= 0)
 		audit_simple(ct, &b, c->logging ? "StartLogging" : "StopLogging", name, NULL);
 	stopped = old.logging && !next.logging;
-	/* Records accepted while validation was on are digested: they are
-	 * delivered before the chain ends. */
-	stopped |= old.logging && old.validation && !next.validation;
 	changed = true;
 	trail_release(&old);
 	trail_init(&next);
@@ -1806,19 +1803,33 @@ static bool run_on_deliverer(struct ct *ct)
 	return done;
 }
 
-/* After a change to the trails: chains start and end now.  A digest that
- * needs a key not made yet is written by the delivery thread, which this
- * waits for, so that the final digest of StopLogging or DeleteTrail is
- * there when the call returns, and no key is made on a FUSE thread.
- * Failures show in LatestDigestDeliveryError or are retried by the
- * thread; the change itself stands. */
+/* After a change to the trails: chains start and end now, recorded
+ * durably before the call returns, so that a final digest (StopLogging,
+ * DeleteTrail, validation off, a new location) covers its window up to
+ * this moment and the next chain starts here.  The digests themselves are
+ * written by the delivery thread, asked for a round at once and not waited
+ * for: the final digests of a multi-region trail are one durable object
+ * per region (about a second for 34 regions on a busy machine), and may
+ * need a region's first key, neither of which belongs in a FUSE callback.
+ * Without the thread they are written here.  Failures show in
+ * LatestDigestDeliveryError or are retried; the change itself stands. */
 static void digests_after_change(struct ct *ct, const char *without)
 {
-	bool deferred = false;
-	if (sync_digests(ct, without, false, &deferred, NULL) == 0 && !deferred)
-		return;
-	if (!run_on_deliverer(ct))
+	pthread_mutex_lock(&ct->wake_lock);
+	bool thread = ct->deliverer_running && !ct->stopping;
+	pthread_mutex_unlock(&ct->wake_lock);
+	if (!thread) {
 		(void)sync_digests(ct, without, true, NULL, NULL);
+		return;
+	}
+	struct wants w;
+	if (wants_take(ct, without, &w) == 0)
+		(void)chains_record(ct->chains, w.v, w.n, ct_now(ct), NULL);
+	wants_release(&w);
+	pthread_mutex_lock(&ct->wake_lock);
+	ct->wake_digests = true;
+	pthread_cond_signal(&ct->wake);
+	pthread_mutex_unlock(&ct->wake_lock);
 }
 
 int ct_write_digests(struct ct *ct, struct ct_err *err)
