@@ -1204,7 +1204,9 @@ static void plans_apply(struct chains *c)
 		memset(&ch->plan.prev, 0, sizeof ch->plan.prev);
 		for (size_t k = 0; k < ch->plan.taken; k++)
 			entry_release(&ch->e[k]);
-		memmove(ch->e, ch->e + ch->plan.taken, (ch->n_e - ch->plan.taken) * sizeof *ch->e);
+		if (ch->plan.taken)
+			memmove(ch->e, ch->e + ch->plan.taken,
+				(ch->n_e - ch->plan.taken) * sizeof *ch->e);
 		ch->n_e -= ch->plan.taken;
 		c->dead += ch->plan.taken;
 		memset(&ch->plan, 0, sizeof ch->plan);
