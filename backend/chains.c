@@ -1105,8 +1105,11 @@ static int plan_chain(struct chains *c, struct chain *ch, int64_t now, bool make
 		return 0;
 	}
 	int r;
-	/* A final digest of no time and no files attests nothing. */
-	if (ch->closing && ch->end <= ch->start && ch->n_e == 0) {
+	/* A final digest with no files attests nothing when its window has no
+	 * time or the chain never wrote a digest (a trail stopped or deleted
+	 * before its first window closed, with nothing delivered): the chain
+	 * just ends.  A chain with digests always ends with a final one. */
+	if (ch->closing && ch->n_e == 0 && (ch->end <= ch->start || !ch->prev.set)) {
 		ch->plan = (struct plan){ .set = true, .start = ch->start, .consumed = ch->consumed,
 					  .remove = true };
 		return 0;
@@ -1332,8 +1335,8 @@ static int sync_chains(struct chains *c, const struct chain_want *want, size_t n
 	}
 	if (r == -ENOMEM)
 		ct_fail_errno(err, r, "digests");
-	if (write)
-		changed |= c->dirty;
+	/* Changes chains_record kept in memory stay there until a digest,
+	 * a journal line or close saves them (see chains_record). */
 	for (size_t i = 0; r == 0 && !changed && i < c->n_chains; i++)
 		changed = c->chains[i]->plan.set;
 	/* chains_record keeps its changes in memory (a crash only makes a

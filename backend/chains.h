@@ -12,8 +12,10 @@
  * the region (multi-region off).  A chain that is more than
  * CHAINS_CATCHUP_MAX windows behind (the daemon was down, or a test clock
  * jumped) gets one long digest for the time it missed and then one per
- * window.  A final digest of a window with no time and no files is not
- * written (there is nothing to attest; the chain's last digest stands).
+ * window.  A final digest that would list no files is not written when
+ * its window has no time, or when the chain has no digest yet (a trail
+ * stopped or deleted before its first window closed, with nothing
+ * delivered): there is nothing to attest, and the chain just ends.
  *
  * Files:
  *   STATE/digests.json     the chains, digests written but not yet stored,
