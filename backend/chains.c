@@ -1258,6 +1258,12 @@ static int regions_due(struct chains *c, const struct chain_want *want, size_t n
 					w = &want[k];
 			due = !w || !same_location(ch, w);
 		}
+		/* A chain that will end without a final digest (see plan_chain)
+		 * signs nothing. */
+		bool ending = ch->closing || now < ch->start + (int64_t)c->interval;
+		int64_t end = ch->closing ? ch->end : now;
+		if (due && ending && ch->n_e == 0 && (end <= ch->start || !ch->prev.set))
+			due = false;
 		bool listed = region_ready(c, ch->region) || strlen(ch->region) > CT_REGION_MAX;
 		for (size_t k = 0; k < *n_out && !listed; k++)
 			listed = !strcmp((*out)[k], ch->region);
