@@ -503,11 +503,33 @@ static void test_engine(void)
 	step(ct, now + 3 * IV, 0, 0);
 	now += 3 * IV;
 
+	/* A bucket change: the old chain's final digest in the old bucket,
+	 * a new chain with null links in the new one. */
+	static const char moved[] = "trailfs-digests-moved";
+	set_clock(now + 30);
+	struct ct_update ub = CT_UPDATE_INIT;
+	ub.bucket = moved;
+	ok(ct_update_trail(ct, NULL, "main", &ub, 0, &err) == 0, "UpdateTrail to a new bucket");
+	ct_write_digests(ct, &err);
+	walk(st, bucket, "", &v);
+	ok(has_digest_ending(&v, "us-east-1", now + 30) && has_digest_ending(&v, "eu-west-1", now + 30),
+	   "the old bucket gets the final digests");
+	view_release(&v);
+	step(ct, now + 60, 1, 1);
+	step(ct, now + 30 + IV, 0, 0);
+	struct store_view v2 = { 0 };
+	ok(check_all(ct, st, moved, &v2, "moved") == 0, "the new bucket's digests verify and list its files");
+	count(&v2, "us-east-1", &n, &starts);
+	ok(n == 1 && starts == 1 && has_digest_ending(&v2, "us-east-1", now + 30 + IV),
+	   "the new bucket starts a chain with null links (%zu, %zu)", n, starts);
+	view_release(&v2);
+	now += 30 + IV;
+
 	/* DeleteTrail: a final digest, then the trail is gone. */
 	set_clock(now + 77);
 	ingest(ct, "eu-west-1", 2, now + 70);
 	ok(ct_delete_trail(ct, NULL, "main", &err) == 0, "DeleteTrail");
-	walk(st, bucket, "", &v);
+	walk(st, moved, "", &v);
 	ok(has_digest_ending(&v, "us-east-1", now + 77) && has_digest_ending(&v, "eu-west-1", now + 77),
 	   "DeleteTrail wrote a final digest in each region");
 	view_release(&v);
@@ -522,6 +544,12 @@ static void test_engine(void)
 	ok(problems == 1, "the whole history checks out but for the one file delivered while validation was off (%d; %zu files)",
 	   problems, n_logs);
 	view_release(&v);
+	ok(check_all(ct, st, moved, &v, "moved history") == 0, "and so does the new bucket's");
+	view_release(&v);
+	struct buf gone;
+	buf_init(&gone, 4096);
+	ok(ct_get_trail_status_json(ct, NULL, "main", &gone, &err) == -ENOENT, "the trail is gone");
+	buf_release(&gone);
 	store_free(st);
 	ct_close(ct);
 }
