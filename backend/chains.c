@@ -1392,9 +1392,19 @@ int chains_sync(struct chains *c, const struct chain_want *want, size_t n, int64
 }
 
 int chains_record(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
-		  struct ct_err *err)
+		  bool *finals, struct ct_err *err)
 {
-	return sync_chains(c, want, n, now, false, false, NULL, err);
+	int r = sync_chains(c, want, n, now, false, false, NULL, err);
+	if (finals) {
+		*finals = false;
+		pthread_mutex_lock(&c->lock);
+		for (size_t i = 0; i < c->n_chains; i++) {
+			const struct chain *ch = c->chains[i];
+			*finals |= ch->closing && (ch->n_e > 0 || (ch->prev.set && ch->end > ch->start));
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	return r;
 }
 
 /* ---- open, status ---- */

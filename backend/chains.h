@@ -114,10 +114,11 @@ int chains_sync(struct chains *c, const struct chain_want *want, size_t n, int64
  * or before the first delivered file is journaled for a chain it started,
  * or at chains_close; a crash before that only makes the chain start (or
  * end) at the next start-up instead, with no file lost.  An ended chain's
- * final digest covers its window up to now whenever it is written.  0 or
- * -errno. */
+ * final digest covers its window up to now whenever it is written.
+ * *finals (when not NULL) says whether an ended chain has a final digest
+ * to write (one with files or with digests before it).  0 or -errno. */
 int chains_record(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
-		  struct ct_err *err);
+		  bool *finals, struct ct_err *err);
 
 /* GetTrailStatus's digest members for trail: *time 0 = never, error "" =
  * none. */

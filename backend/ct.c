@@ -1803,16 +1803,17 @@ static bool run_on_deliverer(struct ct *ct)
 	return done;
 }
 
-/* After a change to the trails: chains start and end now, recorded
- * durably before the call returns, so that a final digest (StopLogging,
- * DeleteTrail, validation off, a new location) covers its window up to
- * this moment and the next chain starts here.  The digests themselves are
- * written by the delivery thread, asked for a round at once and not waited
- * for: the final digests of a multi-region trail are one durable object
- * per region (about a second for 34 regions on a busy machine), and may
- * need a region's first key, neither of which belongs in a FUSE callback.
- * Without the thread they are written here.  Failures show in
- * LatestDigestDeliveryError or are retried; the change itself stands. */
+/* After a change to the trails: chains start and end now, so that a final
+ * digest (StopLogging, DeleteTrail, validation off, a new location) covers
+ * its window up to this moment and the next chain starts here.  The
+ * digests are written on the delivery thread, which may have to make a
+ * region's first key (never on a FUSE thread); when there are final
+ * digests to write, this waits for that round, so that they are there when
+ * StopLogging or DeleteTrail returns.  A chain ending with nothing to
+ * attest (a trail stopped or deleted before its first digest, with no
+ * files) writes none and costs no wait.  Without the thread the digests
+ * are written here.  Failures show in LatestDigestDeliveryError or are
+ * retried; the change itself stands. */
 static void digests_after_change(struct ct *ct, const char *without)
 {
 	pthread_mutex_lock(&ct->wake_lock);
@@ -1823,9 +1824,16 @@ static void digests_after_change(struct ct *ct, const char *without)
 		return;
 	}
 	struct wants w;
+	bool finals = false;
 	if (wants_take(ct, without, &w) == 0)
-		(void)chains_record(ct->chains, w.v, w.n, ct_now(ct), NULL);
+		(void)chains_record(ct->chains, w.v, w.n, ct_now(ct), &finals, NULL);
 	wants_release(&w);
+	if (finals) {
+		(void)run_on_deliverer(ct);
+		return;
+	}
+	/* Chains that only started: the thread's round checks for digests
+	 * due; they are saved before their first journal line. */
 	pthread_mutex_lock(&ct->wake_lock);
 	ct->wake_digests = true;
 	pthread_cond_signal(&ct->wake);
