@@ -1840,8 +1840,11 @@ static void digests_after_change(struct ct *ct, const char *without)
 	pthread_mutex_unlock(&ct->wake_lock);
 }
 
+static void rotate_due(struct ct *ct);
+
 int ct_write_digests(struct ct *ct, struct ct_err *err)
 {
+	rotate_due(ct);
 	return sync_digests(ct, NULL, true, NULL, err);
 }
 

@@ -244,9 +244,10 @@ int ct_list_public_keys(struct ct *ct, const char *region, struct sign_public_ke
  * 0, or -errno with err. */
 int ct_rotate_signing_key(struct ct *ct, const char *region, struct ct_err *err);
 
-/* Write the digests that are due now (and start or end chains as the
- * trails say), as the delivery thread does after each delivery; for tests
- * and for callers without the thread.  Makes keys as needed.  0 or -errno. */
+/* What the delivery thread does after each delivery, for tests and for
+ * callers without the thread: rotate the keys key_rotation says are due,
+ * start and end chains as the trails say, and write the digests that are
+ * due now (making keys as needed).  0 or -errno. */
 int ct_write_digests(struct ct *ct, struct ct_err *err);
 
 /* ---- the trail views: logs/ and raw/ ----

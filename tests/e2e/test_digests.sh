@@ -14,6 +14,11 @@ python3 -c 'import cryptography' 2>/dev/null || { echo "1..0 # SKIP python3 has 
 T0=1767225600                       # 2026-01-01T00:00:00Z
 CLOCK=$TF_ROOT/clock
 echo "$T0" > "$CLOCK"
+tf_refuses "digest_interval=0 is refused" "digest_interval=0: give whole seconds from 1 to 86400" \
+	"$MNT" -o digest_interval=0
+tf_refuses "key_rotation=soon is refused" "key_rotation=soon: give whole seconds" "$MNT" -o key_rotation=soon
+check "--help names digest_interval and key_rotation" bash -c \
+	"'$TRAILFS' --help | grep -q 'digest_interval=S' && '$TRAILFS' --help | grep -q 'key_rotation=S'"
 OPTS="regions=us-east-1:eu-west-1,delivery_interval=1,digest_interval=60,test_clock=$CLOCK"
 tf_start -o "$OPTS" || done_testing
 cd "$MNT" || exit 1

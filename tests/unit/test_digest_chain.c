@@ -619,6 +619,47 @@ static void test_chains_redo(void)
 	store_free(st);
 }
 
+/* -o key_rotation: a region's key turns over when it is that old, and
+ * the chain goes on across it. */
+static void test_scheduled_rotation(void)
+{
+	char st2[160];
+	snprintf(st2, sizeof st2, "%s/rotation", root);
+	struct ct_options o = { .state_dir = st2, .account = ACCOUNT, .regions = "us-east-1",
+				.test_clock = clockfile, .digest_interval = IV, .key_rotation = 2 * IV };
+	struct ct_err err;
+	set_clock(T0);
+	struct ct *ct = ct_open(&o, &err);
+	ok(ct != NULL, "opens with key_rotation");
+	if (!ct)
+		return;
+	ct_create_trail(ct, NULL, "rot", &err);
+	for (int w = 0; w <= 6; w++)
+		step(ct, T0 + w * IV, w % 2, 0);
+	struct sign_public_key *keys;
+	size_t nk;
+	ct_list_public_keys(ct, "us-east-1", &keys, &nk, &err);
+	/* Made at the first digest (T0 + IV), rotated at T0 + 3 IV and T0 + 5 IV. */
+	ok(nk == 3 && keys[0].start == T0 + IV && keys[0].end == T0 + 3 * IV &&
+	   keys[1].end == T0 + 5 * IV && keys[2].end == 0,
+	   "keys rotate every key_rotation seconds (%zu keys)", nk);
+	sign_public_keys_free(keys, nk);
+	struct trail t;
+	trail_init(&t);
+	ct_get_trail(ct, NULL, "rot", &t, &err);
+	char store_dir[192];
+	snprintf(store_dir, sizeof store_dir, "%s/store", st2);
+	int serr;
+	struct store *st = store_local_new(store_dir, &serr);
+	struct store_view v = { 0 };
+	ok(check_all(ct, st, t.bucket, &v, "rotation") == 0 && v.n == 6,
+	   "six digests across two rotations verify, each with its own key, and link (%zu)", v.n);
+	view_release(&v);
+	store_free(st);
+	trail_release(&t);
+	ct_close(ct);
+}
+
 int main(void)
 {
 	testdir_make(root, sizeof root);
@@ -626,6 +667,7 @@ int main(void)
 	snprintf(clockfile, sizeof clockfile, "%s/clock", root);
 	test_engine();
 	test_chains_redo();
+	test_scheduled_rotation();
 	testdir_remove(root);
 	return tap_done();
 }
