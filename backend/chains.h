@@ -110,10 +110,10 @@ int chains_sync(struct chains *c, const struct chain_want *want, size_t n, int64
 
 /* The first half of chains_sync, for a caller that must be quick (a FUSE
  * callback): end and start chains as want[0..n) says at now, and write no
- * digest and no file.  The change is made durable by the next chains_sync,
- * or before the first delivered file is journaled for a chain it started,
- * or at chains_close; a crash before that only makes the chain start (or
- * end) at the next start-up instead, with no file lost.  An ended chain's
+ * digest and no file.  The change is made durable with the next digest
+ * recorded, before the first delivered file is journaled for a chain it
+ * started, or at chains_close; a crash before that only makes the chain
+ * start (or end) at the next start-up instead, with no file lost.  An ended chain's
  * final digest covers its window up to now whenever it is written.
  * *finals (when not NULL) says whether an ended chain has a final digest
  * to write (one with files or with digests before it).  0 or -errno. */

@@ -837,6 +837,13 @@ static int finish(struct delivery *d, struct run *rn, const struct intent *in,
 	if (d->observer) {
 		int r = tell_observer(d, rn, in, trail_failed);
 		if (r < 0) {
+			/* No cursor moves, so the records go again under other
+			 * keys: this run's files must not stay beside them. */
+			for (size_t k = 0; k < rn->n_groups; k++)
+				if (rn->groups[k].records && !rn->groups[k].failed)
+					d->store->ops->object_delete(d->store,
+								     rn->groups[k].target->bucket,
+								     rn->groups[k].key);
 			free(trail_failed);
 			return ct_fail_errno(err, r, "recording delivered files for the digests");
 		}

@@ -16,11 +16,13 @@
 #include "chains.h"
 #include "clock.h"
 #include "ct.h"
+#include "deliver.h"
 #include "digest.h"
 #include "fileio.h"
 #include "gz.h"
 #include "json.h"
 #include "sign.h"
+#include "spool.h"
 #include "store.h"
 #include "tap.h"
 #include "testdir.h"
@@ -619,6 +621,102 @@ static void test_chains_redo(void)
 	store_free(st);
 }
 
+/* ---- the delivery observer ---- */
+
+struct seen_log {
+	char key[512];
+	char hash[65];
+	int64_t oldest, newest, time;
+};
+static struct seen_log seen[16];
+static size_t n_seen;
+static int observer_result;
+
+static int observe(void *ctx, int64_t time, const struct delivery_log *logs, size_t n,
+		   const struct delivery_log *gone, size_t n_gone)
+{
+	(void)ctx;
+	(void)gone;
+	(void)n_gone;
+	if (observer_result < 0)
+		return observer_result;
+	for (size_t i = 0; i < n && n_seen < 16; i++) {
+		struct seen_log *l = &seen[n_seen++];
+		snprintf(l->key, sizeof l->key, "%s", logs[i].key);
+		snprintf(l->hash, sizeof l->hash, "%s", logs[i].hash);
+		l->oldest = logs[i].oldest;
+		l->newest = logs[i].newest;
+		l->time = time;
+	}
+	return 0;
+}
+
+static void test_observer(void)
+{
+	char dir[128], sdir[192], spdir[192];
+	snprintf(dir, sizeof dir, "%s/observer", root);
+	snprintf(sdir, sizeof sdir, "%s/store", dir);
+	snprintf(spdir, sizeof spdir, "%s/spool", dir);
+	mkdir_p(dir, 0700);
+	int serr = 0;
+	struct store *st = store_local_new(sdir, &serr);
+	st->ops->bucket_create(st, "obs-bucket");
+	char why[256];
+	struct spool *sp = spool_open(spdir, 1ull << 30, &serr, why, sizeof why);
+	struct clock clk = { .test_file = clockfile };
+	set_clock(T0);
+	struct ct_err err;
+	struct delivery *d = delivery_open_observed(dir, sp, st, &clk, observe, NULL, &err);
+	ok(d != NULL, "delivery_open_observed");
+	const char *trails[] = { "obs" };
+	for (int i = 0; i < 3; i++) {
+		struct event e;
+		memset(&e, 0, sizeof e);
+		char json[200];
+		snprintf(json, sizeof json, "{\"eventTime\":\"x\",\"n\":%d}", i);
+		e.json = json;
+		e.len = strlen(json);
+		snprintf(e.region, sizeof e.region, "us-east-1");
+		e.time = T0 - 100 + 40 * i;        /* out of order on purpose */
+		if (i == 1)
+			e.time = T0 - 200;
+		struct buf frame;
+		buf_init(&frame, 1 << 16);
+		delivery_frame(&e, trails, 1, &frame);
+		struct spool_item it = { frame.data, frame.len };
+		uint64_t seq;
+		spool_append(sp, &it, 1, &seq);
+		buf_release(&frame);
+	}
+	struct delivery_target t = { "obs", "obs-bucket", "", ACCOUNT };
+	observer_result = -EIO;
+	ok(delivery_run(d, &t, 1, NULL, NULL, NULL) < 0, "an observer that fails fails the run");
+	struct store_view none = { 0 };
+	walk(st, "obs-bucket", "", &none);
+	ok(none.n_logs == 0, "and leaves no file behind (%zu)", none.n_logs);
+	view_release(&none);
+	set_clock(T0 + 60);
+	observer_result = 0;
+	n_seen = 0;
+	ok(delivery_run(d, &t, 1, NULL, NULL, NULL) == 0 && n_seen == 1,
+	   "the records are delivered again, and the observer hears of the file (%zu)", n_seen);
+	struct buf obj, body;
+	buf_init(&obj, OBJ_MAX);
+	buf_init(&body, OBJ_MAX);
+	char h[65] = "";
+	if (n_seen && st->ops->object_get(st, "obs-bucket", seen[0].key, &obj, NULL) == 0 &&
+	    gz_decompress(obj.data, obj.len, OBJ_MAX, &body) == 0)
+		sign_sha256_hex(body.data, body.len, h);
+	ok(n_seen && !strcmp(h, seen[0].hash), "the hash told is the SHA-256 of the uncompressed object");
+	ok(n_seen && seen[0].oldest == T0 - 200 && seen[0].newest == T0 - 20 && seen[0].time == T0 + 60,
+	   "with the file's oldest and newest eventTime and the delivery time");
+	buf_release(&obj);
+	buf_release(&body);
+	delivery_close(d);
+	spool_close(sp);
+	store_free(st);
+}
+
 /* -o key_rotation: a region's key turns over when it is that old, and
  * the chain goes on across it. */
 static void test_scheduled_rotation(void)
@@ -668,6 +766,7 @@ int main(void)
 	test_engine();
 	test_chains_redo();
 	test_scheduled_rotation();
+	test_observer();
 	testdir_remove(root);
 	return tap_done();
 }
