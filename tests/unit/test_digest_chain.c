@@ -608,6 +608,18 @@ static void test_chains_redo(void)
 	   !strcmp(str(v.d[0].doc, "digestStartTime"), "1970-01-01T00:16:40Z"),
 	   "one digest listing the redone file once, not the one taken back");
 	view_release(&v);
+	/* 30 windows behind (a daemon that was down): one long digest for
+	 * the first 7, then one per window, 24 in all, chained. */
+	ok(chains_sync(c, &w, 1, 1100 + 30 * 100, true, NULL, &err) == 0, "a sync 30 windows late");
+	walk(st, "bkt", "", &v);
+	size_t n = 0, starts = 0;
+	count(&v, "us-east-1", &n, &starts);
+	bool longone = false;
+	for (size_t i = 0; i < v.n; i++)
+		longone |= v.d[i].doc && !strcmp(str(v.d[i].doc, "digestStartTime"), "1970-01-01T00:18:20Z") &&
+			   !strcmp(str(v.d[i].doc, "digestEndTime"), "1970-01-01T00:30:00Z");
+	ok(n == 25 && starts == 1 && longone, "24 catch-up digests, the first one long (%zu, %zu)", n, starts);
+	view_release(&v);
 	chains_close(c);
 	/* A damaged journal line is refused with the path named. */
 	f = fopen(jpath, "a");
