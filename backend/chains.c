@@ -1278,6 +1278,22 @@ static int regions_due(struct chains *c, const struct chain_want *want, size_t n
 	return 0;
 }
 
+int chains_prepare_keys(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
+			struct ct_err *err)
+{
+	char (*regions)[CT_REGION_MAX + 1] = NULL;
+	size_t n_regions = 0;
+	pthread_mutex_lock(&c->lock);
+	int r = regions_due(c, want, n, now, &regions, &n_regions);
+	pthread_mutex_unlock(&c->lock);
+	if (r == 0)
+		r = prepare_keys(c, regions, n_regions, now, err);
+	else
+		ct_fail_errno(err, r, "digests");
+	free(regions);
+	return r;
+}
+
 static int sync_chains(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
 		bool write, bool make_keys, bool *deferred, struct ct_err *err)
 {
@@ -1288,16 +1304,7 @@ static int sync_chains(struct chains *c, const struct chain_want *want, size_t n
 		return ct_fail(err, "InvalidParameterValueException", "digests: time %lld is out of range",
 			       (long long)now);
 	if (write && make_keys) {
-		char (*regions)[CT_REGION_MAX + 1] = NULL;
-		size_t n_regions = 0;
-		pthread_mutex_lock(&c->lock);
-		int r = regions_due(c, want, n, now, &regions, &n_regions);
-		pthread_mutex_unlock(&c->lock);
-		if (r == 0)
-			r = prepare_keys(c, regions, n_regions, now, err);
-		else
-			ct_fail_errno(err, r, "digests");
-		free(regions);
+		int r = chains_prepare_keys(c, want, n, now, err);
 		if (r < 0)
 			return r;
 	}

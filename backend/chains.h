@@ -104,9 +104,19 @@ int chains_delivered(void *ctx, int64_t time, const struct delivery_log *logs, s
  * made, or waited for, on the caller's thread.
  * A digest that cannot be stored stays recorded and is retried by each
  * call; its trail's LatestDigestDeliveryError says why.  0 or -errno (the
- * state could not be written: nothing was stored). */
+ * state could not be written: nothing was stored).  The caller must not
+ * run it while a delivery run is between telling its files
+ * (chains_delivered) and moving its cursors: a crash there redoes the run,
+ * which tells the same files again, and they must not already be in a
+ * digest (ct.c holds one lock across both). */
 int chains_sync(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
 		bool make_keys, bool *deferred, struct ct_err *err);
+
+/* The keys chains_sync(make_keys) makes first, on their own: for each
+ * region that will sign a digest at now and has no key yet, one is made,
+ * without the chains' lock.  0 or -errno. */
+int chains_prepare_keys(struct chains *c, const struct chain_want *want, size_t n, int64_t now,
+			struct ct_err *err);
 
 /* The first half of chains_sync, for a caller that must be quick (a FUSE
  * callback): end and start chains as want[0..n) says at now, and write no

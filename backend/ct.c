@@ -56,6 +56,11 @@ struct ct {
 	struct sign *sign;                  /* STATE/signing-keys */
 	struct chains *chains;              /* STATE/digests.* */
 	uint64_t key_rotation;              /* seconds; 0 = never */
+	/* Held across a delivery run and across writing digests, so that a
+	 * digest is never built while a run has journaled its files but not
+	 * yet moved its cursors: a crash there redoes the run, which tells the
+	 * files again, and they must not be in a digest already. */
+	pthread_mutex_t cycle_lock;
 
 	/* The delivery thread: wakes every delivery_interval seconds, or when
 	 * poked (a full spool, StopLogging), or to stop. */
@@ -253,6 +258,7 @@ struct ct *ct_open(const struct ct_options *o, struct ct_err *err)
 	pthread_cond_init(&ct->wake, NULL);
 	pthread_cond_init(&ct->tick_done, NULL);
 	pthread_mutex_init(&ct->rotate_lock, NULL);
+	pthread_mutex_init(&ct->cycle_lock, NULL);
 	ct->delivery_interval = o->delivery_interval ? o->delivery_interval
 						     : CT_DELIVERY_INTERVAL_DEFAULT;
 	ct->key_rotation = o->key_rotation;
@@ -442,6 +448,7 @@ void ct_close(struct ct *ct)
 	pthread_cond_destroy(&ct->tick_done);
 	pthread_mutex_destroy(&ct->wake_lock);
 	pthread_mutex_destroy(&ct->rotate_lock);
+	pthread_mutex_destroy(&ct->cycle_lock);
 	free(ct->regions_text);
 	free(ct->test_clock);
 	free(ct->registry_path);
@@ -1149,7 +1156,9 @@ int ct_delete_trail(struct ct *ct, const struct ct_caller *who, const char *name
 	 * it.  The delivery takes its own lock, not ct->lock. */
 	struct delivery_target target = { ct->trails[i].name, ct->trails[i].bucket,
 					   ct->trails[i].prefix, ct->account };
+	pthread_mutex_lock(&ct->cycle_lock);
 	r = delivery_run(ct->delivery, &target, 1, name, NULL, NULL);
+	pthread_mutex_unlock(&ct->cycle_lock);
 	if (r < 0) {
 		r = ct_fail_errno(err, r, "delivering the trail's last records");
 		goto out;
@@ -1712,8 +1721,11 @@ static int deliver(struct ct *ct, const char *only)
 	int r = targets_take(ct, &t);
 	struct delivered_file *files = NULL;
 	size_t n = 0;
-	if (r == 0)
+	if (r == 0) {
+		pthread_mutex_lock(&ct->cycle_lock);
 		r = delivery_run(ct->delivery, t.v, t.n, only, &files, &n);
+		pthread_mutex_unlock(&ct->cycle_lock);
+	}
 	if (n && ct->delivered)
 		ct->delivered(ct->delivered_ctx, files, n);
 	delivered_files_free(files, n);
@@ -1776,10 +1788,18 @@ static int sync_digests(struct ct *ct, const char *without, bool make_keys, bool
 {
 	struct wants w;
 	int r = wants_take(ct, without, &w);
-	if (r == 0)
-		r = chains_sync(ct->chains, w.v, w.n, ct_now(ct), make_keys, deferred, err);
-	else
+	/* Keys are made before, outside cycle_lock: deliveries do not wait
+	 * for them. */
+	int64_t now = ct_now(ct);
+	if (r == 0 && make_keys)
+		r = chains_prepare_keys(ct->chains, w.v, w.n, now, err);
+	else if (r < 0)
 		ct_fail_errno(err, r, "digests");
+	if (r == 0) {
+		pthread_mutex_lock(&ct->cycle_lock);
+		r = chains_sync(ct->chains, w.v, w.n, now, false, deferred, err);
+		pthread_mutex_unlock(&ct->cycle_lock);
+	}
 	wants_release(&w);
 	return r;
 }
