@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "chains.h"
 #include "clock.h"
 #include "errlog.h"
 #include "fileio.h"
@@ -52,6 +53,14 @@ struct ct {
 	struct spool *spool;
 	struct delivery *delivery;
 	unsigned delivery_interval;
+	struct sign *sign;                  /* STATE/signing-keys */
+	struct chains *chains;              /* STATE/digests.* */
+	uint64_t key_rotation;              /* seconds; 0 = never */
+	/* Held across a delivery run and across writing digests, so that a
+	 * digest is never built while a run has journaled its files but not
+	 * yet moved its cursors: a crash there redoes the run, which tells the
+	 * files again, and they must not be in a digest already. */
+	pthread_mutex_t cycle_lock;
 
 	/* The delivery thread: wakes every delivery_interval seconds, or when
 	 * poked (a full spool, StopLogging), or to stop. */
@@ -60,9 +69,21 @@ struct ct {
 	pthread_mutex_t wake_lock;
 	pthread_cond_t wake;
 	bool wake_now;
+	bool wake_digests;        /* a round of digests and keys only, asked by a waiter */
 	bool stopping;
 	ct_delivered_fn delivered;
 	void *delivered_ctx;
+	/* Work the thread does for a caller that waits (key generation must
+	 * not run on a FUSE callback's thread): ticks_begun counts the
+	 * thread's rounds started, ticks_done the last one finished; a caller
+	 * pokes and waits on tick_done until a round that began after its
+	 * request has finished.  Guarded by wake_lock. */
+	uint64_t ticks_begun, ticks_done;
+	pthread_cond_t tick_done;
+	char rotate_region[CT_REGION_MAX + 1];   /* "" = no rotation asked */
+	int rotate_result;
+	struct ct_err rotate_err;
+	pthread_mutex_t rotate_lock;             /* one on-demand rotation at a time */
 
 	/* Lock order: writer, then lock.  writer serialises every change,
 	 * including its disk I/O, so that the registry on disk always matches
@@ -77,6 +98,9 @@ struct ct {
 
 static void poke_deliverer(struct ct *ct);
 static int deliver(struct ct *ct, const char *only);
+static int sync_digests(struct ct *ct, const char *without, bool make_keys, bool *deferred,
+			struct ct_err *err);
+static void digests_after_change(struct ct *ct, const char *without);
 
 /* ---- small helpers ---- */
 
@@ -232,8 +256,12 @@ struct ct *ct_open(const struct ct_options *o, struct ct_err *err)
 	pthread_rwlock_init(&ct->lock, NULL);
 	pthread_mutex_init(&ct->wake_lock, NULL);
 	pthread_cond_init(&ct->wake, NULL);
+	pthread_cond_init(&ct->tick_done, NULL);
+	pthread_mutex_init(&ct->rotate_lock, NULL);
+	pthread_mutex_init(&ct->cycle_lock, NULL);
 	ct->delivery_interval = o->delivery_interval ? o->delivery_interval
 						     : CT_DELIVERY_INTERVAL_DEFAULT;
+	ct->key_rotation = o->key_rotation;
 	int r = 0;
 	const char *region = o->region ? o->region : "us-east-1";
 
@@ -349,7 +377,24 @@ struct ct *ct_open(const struct ct_options *o, struct ct_err *err)
 		goto fail;
 	}
 	free(spool_dir);
-	ct->delivery = delivery_open(o->state_dir, ct->spool, ct->store, &ct->clock, err);
+	/* The digest chains hear of every delivered file, the files of the
+	 * delivery redone just below included: they open first. */
+	char *keys_dir = path_join(o->state_dir, "signing-keys");
+	ct->sign = keys_dir ? sign_open(keys_dir, err) : NULL;
+	free(keys_dir);
+	if (!ct->sign) {
+		r = -EINVAL;
+		goto fail;
+	}
+	ct->chains = chains_open(o->state_dir, ct->store, ct->sign,
+				 o->digest_interval ? o->digest_interval : CT_DIGEST_INTERVAL_DEFAULT,
+				 err);
+	if (!ct->chains) {
+		r = -EINVAL;
+		goto fail;
+	}
+	ct->delivery = delivery_open_observed(o->state_dir, ct->spool, ct->store, &ct->clock,
+					      chains_delivered, ct->chains, err);
 	if (!ct->delivery) {
 		r = -EINVAL;
 		goto fail;
@@ -362,6 +407,11 @@ struct ct *ct_open(const struct ct_options *o, struct ct_err *err)
 	if (names)
 		delivery_keep_only(ct->delivery, names, ct->n_trails);
 	free(names);
+	/* Chains start for trails that digest (a new state, or one from
+	 * before digests); keys and due digests wait for the delivery
+	 * thread. */
+	if ((r = sync_digests(ct, NULL, false, NULL, err)) < 0)
+		goto fail;
 	return ct;
 fail:
 	(void)r;
@@ -381,6 +431,8 @@ void ct_close(struct ct *ct)
 		pthread_join(ct->deliverer, NULL);
 	}
 	delivery_close(ct->delivery);
+	chains_close(ct->chains);
+	sign_close(ct->sign);
 	spool_close(ct->spool);
 	for (size_t i = 0; i < ct->n_trails; i++)
 		trail_release(&ct->trails[i]);
@@ -393,7 +445,10 @@ void ct_close(struct ct *ct)
 	pthread_rwlock_destroy(&ct->lock);
 	pthread_mutex_destroy(&ct->writer);
 	pthread_cond_destroy(&ct->wake);
+	pthread_cond_destroy(&ct->tick_done);
 	pthread_mutex_destroy(&ct->wake_lock);
+	pthread_mutex_destroy(&ct->rotate_lock);
+	pthread_mutex_destroy(&ct->cycle_lock);
 	free(ct->regions_text);
 	free(ct->test_clock);
 	free(ct->registry_path);
@@ -757,6 +812,13 @@ int ct_get_trail_status_json(struct ct *ct, const struct ct_caller *who, const c
 		r = json_add_string(o, "LatestDeliveryError", delivery_error);
 	if (r == 0 && delivered)
 		r = add_time(o, "LatestDeliveryTime", delivered);
+	int64_t digested = 0;
+	char digest_error[CHAINS_ERROR_MAX];
+	chains_status(ct->chains, name, &digested, digest_error, sizeof digest_error);
+	if (r == 0 && *digest_error)
+		r = json_add_string(o, "LatestDigestDeliveryError", digest_error);
+	if (r == 0 && digested)
+		r = add_time(o, "LatestDigestDeliveryTime", digested);
 	if (r == 0 && t.start_logging_time)
 		r = add_time(o, "StartLoggingTime", t.start_logging_time);
 	if (r == 0 && t.stop_logging_time)
@@ -1067,6 +1129,8 @@ out:
 	/* A bucket made for a trail that then failed stays, as on AWS, and so
 	 * do its records. */
 	audit_flush(ct, &b);
+	if (r == 0)
+		digests_after_change(ct, NULL);
 	if (r < 0)
 		ct_err_call(err, "CreateTrail", name);
 	return r;
@@ -1092,7 +1156,9 @@ int ct_delete_trail(struct ct *ct, const struct ct_caller *who, const char *name
 	 * it.  The delivery takes its own lock, not ct->lock. */
 	struct delivery_target target = { ct->trails[i].name, ct->trails[i].bucket,
 					   ct->trails[i].prefix, ct->account };
+	pthread_mutex_lock(&ct->cycle_lock);
 	r = delivery_run(ct->delivery, &target, 1, name, NULL, NULL);
+	pthread_mutex_unlock(&ct->cycle_lock);
 	if (r < 0) {
 		r = ct_fail_errno(err, r, "delivering the trail's last records");
 		goto out;
@@ -1118,6 +1184,10 @@ int ct_delete_trail(struct ct *ct, const struct ct_caller *who, const char *name
 	ct->n_trails = k;
 	pthread_rwlock_unlock(&ct->lock);
 	delivery_forget(ct->delivery, gone.name);
+	/* The trail's chains end with a final digest, written before
+	 * DeleteTrail returns; then its digest status goes. */
+	digests_after_change(ct, NULL);
+	chains_forget(ct->chains, gone.name, NULL);
 	trail_release(&gone);
 out:
 	pthread_mutex_unlock(&ct->writer);
@@ -1371,7 +1441,7 @@ int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
 		: c->logging == 0 ? "StopLogging" : "StartLogging";
 	struct audit_batch b;
 	audit_init(&b, flags & CT_DRY_RUN ? NULL : who);
-	bool stopped = false;
+	bool stopped = false, changed = false;
 	pthread_mutex_lock(&ct->writer);
 	struct trail next;
 	trail_init(&next);
@@ -1443,6 +1513,7 @@ int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
 	if (c->logging >= 0)
 		audit_simple(ct, &b, c->logging ? "StartLogging" : "StopLogging", name, NULL);
 	stopped = old.logging && !next.logging;
+	changed = true;
 	trail_release(&old);
 	trail_init(&next);
 out:
@@ -1455,6 +1526,10 @@ out:
 	 * for the next run. */
 	if (stopped)
 		(void)deliver(ct, name);
+	/* Chains start and end as the trail now says (StopLogging's final
+	 * digest is written before it returns). */
+	if (changed)
+		digests_after_change(ct, NULL);
 	if (r < 0)
 		ct_err_call(err, stage, name);
 	return r;
@@ -1646,8 +1721,11 @@ static int deliver(struct ct *ct, const char *only)
 	int r = targets_take(ct, &t);
 	struct delivered_file *files = NULL;
 	size_t n = 0;
-	if (r == 0)
+	if (r == 0) {
+		pthread_mutex_lock(&ct->cycle_lock);
 		r = delivery_run(ct->delivery, t.v, t.n, only, &files, &n);
+		pthread_mutex_unlock(&ct->cycle_lock);
+	}
 	if (n && ct->delivered)
 		ct->delivered(ct->delivered_ctx, files, n);
 	delivered_files_free(files, n);
@@ -1660,24 +1738,225 @@ int ct_deliver_now(struct ct *ct, const char *only_trail)
 	return deliver(ct, only_trail);
 }
 
+/* ---- digests ---- */
+
+/* The chains the trails want: every trail that logs with validation on,
+ * in every configured region when multi-region, else its home region. */
+struct wants {
+	struct chain_want *v;
+	size_t n;
+	struct trail *copies;
+	size_t n_copies;
+};
+
+static int wants_take(struct ct *ct, const char *without, struct wants *w)
+{
+	memset(w, 0, sizeof *w);
+	pthread_rwlock_rdlock(&ct->lock);
+	w->copies = calloc(ct->n_trails + 1, sizeof *w->copies);
+	size_t total = 0;
+	for (size_t i = 0; i < ct->n_trails; i++)
+		total += ct->trails[i].multi_region ? ct->n_regions : 1;
+	w->v = calloc(total + 1, sizeof *w->v);
+	int r = w->copies && w->v ? 0 : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < ct->n_trails; i++) {
+		const struct trail *t = &ct->trails[i];
+		if (!t->logging || !t->validation || (without && !strcmp(t->name, without)))
+			continue;
+		struct trail *c = &w->copies[w->n_copies++];
+		memcpy(c->name, t->name, sizeof c->name);
+		memcpy(c->bucket, t->bucket, sizeof c->bucket);
+		memcpy(c->prefix, t->prefix, sizeof c->prefix);
+		memcpy(c->home_region, t->home_region, sizeof c->home_region);
+		for (size_t k = 0; k < (t->multi_region ? ct->n_regions : 1); k++)
+			w->v[w->n++] = (struct chain_want){ c->name,
+				t->multi_region ? ct->regions[k] : c->home_region, c->bucket, c->prefix,
+				ct->account, c->home_region };
+	}
+	pthread_rwlock_unlock(&ct->lock);
+	return r;
+}
+
+static void wants_release(struct wants *w)
+{
+	free(w->v);
+	free(w->copies);
+}
+
+static int sync_digests(struct ct *ct, const char *without, bool make_keys, bool *deferred,
+			struct ct_err *err)
+{
+	struct wants w;
+	int r = wants_take(ct, without, &w);
+	/* Keys are made before, outside cycle_lock: deliveries do not wait
+	 * for them. */
+	int64_t now = ct_now(ct);
+	if (r == 0 && make_keys)
+		r = chains_prepare_keys(ct->chains, w.v, w.n, now, err);
+	else if (r < 0)
+		ct_fail_errno(err, r, "digests");
+	if (r == 0) {
+		pthread_mutex_lock(&ct->cycle_lock);
+		r = chains_sync(ct->chains, w.v, w.n, now, false, deferred, err);
+		pthread_mutex_unlock(&ct->cycle_lock);
+	}
+	wants_release(&w);
+	return r;
+}
+
+/* Have the delivery thread run a round, and wait until one that began
+ * after this call has finished.  false when no thread runs. */
+static bool run_on_deliverer(struct ct *ct)
+{
+	pthread_mutex_lock(&ct->wake_lock);
+	if (!ct->deliverer_running || ct->stopping) {
+		pthread_mutex_unlock(&ct->wake_lock);
+		return false;
+	}
+	uint64_t target = ct->ticks_begun + 1;
+	ct->wake_digests = true;
+	pthread_cond_signal(&ct->wake);
+	while (ct->ticks_done < target && !ct->stopping)
+		pthread_cond_wait(&ct->tick_done, &ct->wake_lock);
+	bool done = ct->ticks_done >= target;
+	pthread_mutex_unlock(&ct->wake_lock);
+	return done;
+}
+
+/* After a change to the trails: chains start and end now, so that a final
+ * digest (StopLogging, DeleteTrail, validation off, a new location) covers
+ * its window up to this moment and the next chain starts here.  The
+ * digests are written on the delivery thread, which may have to make a
+ * region's first key (never on a FUSE thread); when there are final
+ * digests to write, this waits for that round, so that they are there when
+ * StopLogging or DeleteTrail returns.  A chain ending with nothing to
+ * attest (a trail stopped or deleted before its first digest, with no
+ * files) writes none and costs no wait.  Without the thread the digests
+ * are written here.  Failures show in LatestDigestDeliveryError or are
+ * retried; the change itself stands. */
+static void digests_after_change(struct ct *ct, const char *without)
+{
+	pthread_mutex_lock(&ct->wake_lock);
+	bool thread = ct->deliverer_running && !ct->stopping;
+	pthread_mutex_unlock(&ct->wake_lock);
+	if (!thread) {
+		(void)sync_digests(ct, without, true, NULL, NULL);
+		return;
+	}
+	struct wants w;
+	bool finals = false;
+	if (wants_take(ct, without, &w) == 0)
+		(void)chains_record(ct->chains, w.v, w.n, ct_now(ct), &finals, NULL);
+	wants_release(&w);
+	if (finals) {
+		(void)run_on_deliverer(ct);
+		return;
+	}
+	/* Chains that only started: the thread's round checks for digests
+	 * due; they are saved before their first journal line. */
+	pthread_mutex_lock(&ct->wake_lock);
+	ct->wake_digests = true;
+	pthread_cond_signal(&ct->wake);
+	pthread_mutex_unlock(&ct->wake_lock);
+}
+
+static void rotate_due(struct ct *ct);
+
+int ct_write_digests(struct ct *ct, struct ct_err *err)
+{
+	rotate_due(ct);
+	return sync_digests(ct, NULL, true, NULL, err);
+}
+
+/* Rotate each region whose key is older than key_rotation (regions with a
+ * running chain only: a key nobody signs with need not turn over). */
+static void rotate_due(struct ct *ct)
+{
+	if (!ct->key_rotation)
+		return;
+	struct wants w;
+	if (wants_take(ct, NULL, &w) == 0) {
+		int64_t now = ct_now(ct);
+		for (size_t i = 0; i < w.n; i++) {
+			bool seen = false;
+			for (size_t k = 0; k < i && !seen; k++)
+				seen = !strcmp(w.v[k].region, w.v[i].region);
+			struct sign_public_key *keys = NULL;
+			size_t n = 0;
+			if (seen || sign_list(ct->sign, w.v[i].region, &keys, &n, NULL) < 0)
+				continue;
+			if (n && keys[n - 1].end == 0 &&
+			    now - keys[n - 1].start >= (int64_t)ct->key_rotation)
+				(void)sign_rotate(ct->sign, w.v[i].region, now, NULL);
+			sign_public_keys_free(keys, n);
+		}
+	}
+	wants_release(&w);
+}
+
+/* One round of the delivery thread: rotations asked for and due, then the
+ * delivery, then the digests that are due (in that order, so that a
+ * window's digest lists what was delivered up to its end). */
+static void tick(struct ct *ct, bool deliveries)
+{
+	pthread_mutex_lock(&ct->wake_lock);
+	char region[CT_REGION_MAX + 1];
+	snprintf(region, sizeof region, "%s", ct->rotate_region);
+	pthread_mutex_unlock(&ct->wake_lock);
+	if (region[0]) {
+		struct ct_err e;
+		ct_err_clear(&e);
+		int r = sign_rotate(ct->sign, region, ct_now(ct), &e);
+		pthread_mutex_lock(&ct->wake_lock);
+		ct->rotate_result = r;
+		ct->rotate_err = e;
+		ct->rotate_region[0] = '\0';
+		pthread_mutex_unlock(&ct->wake_lock);
+	}
+	rotate_due(ct);
+	(void)sync_digests(ct, NULL, true, NULL, NULL);
+	if (!deliveries)
+		return;
+	deliver(ct, NULL);
+	(void)sync_digests(ct, NULL, true, NULL, NULL);
+}
+
 static void *deliverer(void *p)
 {
 	struct ct *ct = p;
+	/* Keys for the chains that run, and digests that came due while the
+	 * daemon was down: at once, not after a delivery interval (the
+	 * delivery itself keeps its interval). */
+	(void)sync_digests(ct, NULL, true, NULL, NULL);
 	pthread_mutex_lock(&ct->wake_lock);
+	/* The next delivery is due at until; a digests-only round leaves it. */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ct->delivery_interval;
 	while (!ct->stopping) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += ct->delivery_interval;
-		while (!ct->stopping && !ct->wake_now &&
-		       pthread_cond_timedwait(&ct->wake, &ct->wake_lock, &until) != ETIMEDOUT)
-			;
+		bool timed_out = false;
+		while (!ct->stopping && !ct->wake_now && !ct->wake_digests && !timed_out)
+			timed_out = pthread_cond_timedwait(&ct->wake, &ct->wake_lock, &until) == ETIMEDOUT;
 		if (ct->stopping)
 			break;
+		/* A waiter's round does not deliver: deliveries keep their
+		 * interval (or their poke). */
+		bool deliveries = timed_out || ct->wake_now;
 		ct->wake_now = false;
+		ct->wake_digests = false;
+		uint64_t mine = ++ct->ticks_begun;
 		pthread_mutex_unlock(&ct->wake_lock);
-		deliver(ct, NULL);
+		tick(ct, deliveries);
+		if (deliveries) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += ct->delivery_interval;
+		}
 		pthread_mutex_lock(&ct->wake_lock);
+		ct->ticks_done = mine;
+		pthread_cond_broadcast(&ct->tick_done);
 	}
+	/* Nobody waits for a round that will not come. */
+	pthread_cond_broadcast(&ct->tick_done);
 	pthread_mutex_unlock(&ct->wake_lock);
 	return NULL;
 }
@@ -1686,11 +1965,61 @@ int ct_start_delivery(struct ct *ct, ct_delivered_fn fn, void *ctx)
 {
 	ct->delivered = fn;
 	ct->delivered_ctx = ctx;
-	int r = pthread_create(&ct->deliverer, NULL, deliverer, ct);
-	if (r != 0)
-		return -r;
+	pthread_mutex_lock(&ct->wake_lock);
 	ct->deliverer_running = true;
+	pthread_mutex_unlock(&ct->wake_lock);
+	int r = pthread_create(&ct->deliverer, NULL, deliverer, ct);
+	if (r != 0) {
+		pthread_mutex_lock(&ct->wake_lock);
+		ct->deliverer_running = false;
+		pthread_mutex_unlock(&ct->wake_lock);
+		return -r;
+	}
 	return 0;
+}
+
+int ct_rotate_signing_key(struct ct *ct, const char *region, struct ct_err *err)
+{
+	if (!region || !ct_region_known(ct, region))
+		return ct_fail(err, "InvalidParameterValueException",
+			       "%.*s is not one of the configured regions (regions=)", CT_REGION_MAX,
+			       region ? region : "");
+	pthread_mutex_lock(&ct->rotate_lock);
+	pthread_mutex_lock(&ct->wake_lock);
+	bool thread = ct->deliverer_running && !ct->stopping;
+	if (thread) {
+		snprintf(ct->rotate_region, sizeof ct->rotate_region, "%s", region);
+		ct->rotate_result = -ECANCELED;
+		ct_err_clear(&ct->rotate_err);
+	}
+	pthread_mutex_unlock(&ct->wake_lock);
+	int r;
+	if (thread && run_on_deliverer(ct)) {
+		pthread_mutex_lock(&ct->wake_lock);
+		r = ct->rotate_result;
+		if (r < 0 && err)
+			*err = ct->rotate_err;
+		pthread_mutex_unlock(&ct->wake_lock);
+	} else {
+		pthread_mutex_lock(&ct->wake_lock);
+		ct->rotate_region[0] = '\0';
+		pthread_mutex_unlock(&ct->wake_lock);
+		r = sign_rotate(ct->sign, region, ct_now(ct), err);
+	}
+	pthread_mutex_unlock(&ct->rotate_lock);
+	return r;
+}
+
+int ct_list_public_keys(struct ct *ct, const char *region, struct sign_public_key **keys,
+			size_t *n, struct ct_err *err)
+{
+	*keys = NULL;
+	*n = 0;
+	if (!region || !ct_region_known(ct, region))
+		return ct_fail(err, "InvalidParameterValueException",
+			       "%.*s is not one of the configured regions (regions=)", CT_REGION_MAX,
+			       region ? region : "");
+	return sign_list(ct->sign, region, keys, n, err);
 }
 
 /* ---- delivered objects ---- */

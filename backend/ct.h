@@ -29,6 +29,7 @@
 #include "deliver.h"
 #include "err.h"
 #include "event.h"
+#include "sign.h"
 #include "store.h"
 #include "trail.h"
 
@@ -45,9 +46,13 @@ struct ct_options {
 	const char *test_clock;  /* NULL: the system clock */
 	unsigned delivery_interval;  /* seconds between deliveries; 0: 300 */
 	uint64_t spool_max;          /* bytes the spool may hold; 0: SPOOL_DEFAULT_MAX */
+	unsigned digest_interval;    /* seconds per digest window; 0: 3600 */
+	uint64_t key_rotation;       /* rotate a region's signing key when it is this
+				      * many seconds old; 0: never */
 };
 
 #define CT_DELIVERY_INTERVAL_DEFAULT 300
+#define CT_DIGEST_INTERVAL_DEFAULT   3600
 
 /* Flags for mutating calls. */
 #define CT_DRY_RUN  1u   /* check only */
@@ -212,10 +217,38 @@ int ct_get_object(struct ct *ct, const char *bucket, const char *key, struct buf
 int ct_head_object(struct ct *ct, const char *bucket, const char *key,
 		   struct store_object_info *info);
 
+/* ---- digests and signing keys ----
+ * Digests are ordinary objects in the trail's bucket, under
+ * "[PREFIX/]AWSLogs/ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/", written
+ * as backend/chains.h describes; ct_list_objects and ct_get_object /
+ * ct_head_object (metadata "signature" and "signature-algorithm") read
+ * them.  The signing keys are in STATE/signing-keys (backend/sign.h). */
+
 /* The trail's digest location: its bucket, and the key prefix
- * "[PREFIX/]AWSLogs/ACCOUNT/CloudTrail-Digest/" (appended to prefix). */
+ * "[PREFIX/]AWSLogs/ACCOUNT/CloudTrail-Digest/" appended to prefix.
+ * TrailNotFoundException for an unknown trail. */
 int ct_digest_location(struct ct *ct, const char *trail, char bucket[CT_BUCKET_NAME_MAX + 1],
 		       struct buf *prefix, struct ct_err *err);
+
+/* Every public key of region, oldest first, as ListPublicKeys gives them
+ * (none for a region that never signed).  *keys is the caller's:
+ * sign_public_keys_free.  Touches no disk once the region is loaded, makes
+ * no key.  InvalidParameterValueException for a region not configured. */
+int ct_list_public_keys(struct ct *ct, const char *region, struct sign_public_key **keys,
+			size_t *n, struct ct_err *err);
+
+/* Rotate region's signing key now (a region without keys gets its first).
+ * The key is made on the delivery thread when it runs (the caller waits for
+ * it, a fraction of a second), else on the caller's.  Digests already
+ * written keep verifying: the old public key stays listed with its window.
+ * 0, or -errno with err. */
+int ct_rotate_signing_key(struct ct *ct, const char *region, struct ct_err *err);
+
+/* What the delivery thread does after each delivery, for tests and for
+ * callers without the thread: rotate the keys key_rotation says are due,
+ * start and end chains as the trails say, and write the digests that are
+ * due now (making keys as needed).  0 or -errno. */
+int ct_write_digests(struct ct *ct, struct ct_err *err);
 
 /* ---- the trail views: logs/, raw/ and digests/ ----
  * sub is the path below the view: "" (regions), "REGION", "REGION/YYYY",

@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "gz.h"
 #include "json.h"
+#include "sign.h"
 
 #define DELIVERY_STATE_MAX (16u * 1024 * 1024)
 #define FRAME_VERSION 1
@@ -59,6 +60,8 @@ struct delivery {
 	size_t n_cursors;
 	uint64_t last_end;        /* spool end at the last run, for pending bytes */
 	uint64_t appended_at_last; /* spool_appended when the last run took its records */
+	delivery_observer_fn observer;   /* NULL: none */
+	void *observer_ctx;
 };
 
 /* ---- frames ---- */
@@ -386,6 +389,8 @@ struct group {
 	const struct delivery_target *target;
 	bool failed;
 	int result;               /* of writing it (write_groups) */
+	int64_t oldest, newest;   /* eventTime range of its records */
+	char hash[SIGN_SHA256_HEX_LEN + 1];   /* of the closed body, when observed */
 };
 
 struct run {
@@ -464,6 +469,10 @@ static int collect(void *ctx, uint64_t seq, const void *payload, size_t len)
 			r = buf_add(&g->body, f.json, f.json_len);
 		if (r < 0)
 			return r;
+		if (!g->records || f.time < g->oldest)
+			g->oldest = f.time;
+		if (!g->records || f.time > g->newest)
+			g->newest = f.time;
 		g->records++;
 		g->json_bytes += f.json_len;
 		rn->taken += f.json_len;
@@ -603,6 +612,7 @@ struct job {
 struct writers {
 	struct job *jobs;         /* largest first */
 	size_t n;
+	bool hash;                /* take each body's SHA-256 (for the digests) */
 	size_t next;              /* atomic: the next job to claim */
 	struct gz_compressor *c[WRITERS_MAX];
 };
@@ -621,6 +631,17 @@ static bool compress_jobs(struct writers *w, struct gz_compressor *c, bool just_
 		if (i >= w->n)
 			return any;
 		struct job *j = &w->jobs[i];
+		/* The hash a digest lists is of these very bytes, taken here
+		 * from memory rather than read back; a failed hash fails the
+		 * file (len 0). */
+		if (w->hash && sign_sha256_hex(j->g->body.data, j->g->body.len, j->g->hash) < 0) {
+			j->len = 0;
+			__atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+			any = true;
+			if (just_one)
+				return any;
+			continue;
+		}
 		j->len = gz_compress_to(c, j->g->body.data, j->g->body.len, j->gz, j->cap);
 		__atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
 		any = true;
@@ -668,6 +689,7 @@ static void write_groups(struct delivery *d, struct run *rn)
 {
 	struct writers w;
 	memset(&w, 0, sizeof w);
+	w.hash = d->observer != NULL;
 	w.jobs = calloc(rn->n_groups + 1, sizeof *w.jobs);
 	w.c[0] = gz_compressor_new(GZ_LEVEL_DEFAULT);
 	for (size_t i = 0; i < rn->n_groups; i++) {
@@ -737,6 +759,34 @@ static void trim_delivered(struct delivery *d)
 	spool_trim(d->spool, low);
 }
 
+/* Tell the observer which files of the run stand (their trail's cursor
+ * moves) and which do not (every file of a trail with a failed one). */
+static int tell_observer(struct delivery *d, const struct run *rn, const struct intent *in,
+			 const bool *trail_failed)
+{
+	struct delivery_log *logs = calloc(rn->n_groups + 1, sizeof *logs);
+	struct delivery_log *gone = calloc(rn->n_groups + 1, sizeof *gone);
+	size_t n = 0, n_gone = 0;
+	int r = logs && gone ? 0 : -ENOMEM;
+	for (size_t k = 0; r == 0 && k < rn->n_groups; k++) {
+		const struct group *g = &rn->groups[k];
+		if (!g->records || !g->key)
+			continue;
+		bool failed = false;
+		for (size_t i = 0; i < in->n_trails; i++)
+			if (!strcmp(in->trails[i].trail, g->trail))
+				failed = trail_failed[i];
+		struct delivery_log *l = failed ? &gone[n_gone++] : &logs[n++];
+		*l = (struct delivery_log){ g->trail, g->region, g->target->bucket, g->key,
+					    g->hash, g->oldest, g->newest };
+	}
+	if (r == 0 && (n || n_gone))
+		r = d->observer(d->observer_ctx, in->time, logs, n, gone, n_gone);
+	free(logs);
+	free(gone);
+	return r;
+}
+
 /* Carry out a run whose intent is recorded (or being redone).  Writes every
  * file, moves the cursors of the trails whose files were all written, and
  * clears the intent.  Caller holds d->lock. */
@@ -763,31 +813,60 @@ static int finish(struct delivery *d, struct run *rn, const struct intent *in,
 	}
 	/* A trail with a failed file keeps its cursor, and the files of its
 	 * that were written go again: they will be written anew next run. */
+	bool *trail_failed = calloc(in->n_trails + 1, sizeof *trail_failed);
+	if (!trail_failed)
+		return ct_fail_errno(err, ENOMEM, "delivery");
 	for (size_t i = 0; i < in->n_trails; i++) {
 		const char *trail = in->trails[i].trail;
-		bool failed = false, any = false;
+		bool failed = false;
 		for (size_t k = 0; k < rn->n_groups; k++)
-			if (!strcmp(rn->groups[k].trail, trail) && rn->groups[k].records) {
-				any = true;
+			if (!strcmp(rn->groups[k].trail, trail) && rn->groups[k].records)
 				failed |= rn->groups[k].failed;
-			}
-		struct cursor *c = cursor_get(d, trail);
-		if (!c)
-			return ct_fail_errno(err, ENOMEM, "delivery");
-		if (failed) {
-			for (size_t k = 0; k < rn->n_groups; k++)
-				if (!strcmp(rn->groups[k].trail, trail) && !rn->groups[k].failed &&
-				    rn->groups[k].records)
-					d->store->ops->object_delete(d->store, rn->groups[k].target->bucket,
-								     rn->groups[k].key);
+		trail_failed[i] = failed;
+		if (!failed)
 			continue;
+		for (size_t k = 0; k < rn->n_groups; k++)
+			if (!strcmp(rn->groups[k].trail, trail) && !rn->groups[k].failed &&
+			    rn->groups[k].records)
+				d->store->ops->object_delete(d->store, rn->groups[k].target->bucket,
+							     rn->groups[k].key);
+	}
+	/* The digest writer hears of the files before any cursor moves, so
+	 * that a file whose records will not be delivered again is always
+	 * known to it. */
+	if (d->observer) {
+		int r = tell_observer(d, rn, in, trail_failed);
+		if (r < 0) {
+			/* No cursor moves, so the records go again under other
+			 * keys: this run's files must not stay beside them. */
+			for (size_t k = 0; k < rn->n_groups; k++)
+				if (rn->groups[k].records && !rn->groups[k].failed)
+					d->store->ops->object_delete(d->store,
+								     rn->groups[k].target->bucket,
+								     rn->groups[k].key);
+			free(trail_failed);
+			return ct_fail_errno(err, r, "recording delivered files for the digests");
 		}
+	}
+	for (size_t i = 0; i < in->n_trails; i++) {
+		const char *trail = in->trails[i].trail;
+		bool any = false;
+		for (size_t k = 0; k < rn->n_groups; k++)
+			any |= !strcmp(rn->groups[k].trail, trail) && rn->groups[k].records;
+		struct cursor *c = cursor_get(d, trail);
+		if (!c) {
+			free(trail_failed);
+			return ct_fail_errno(err, ENOMEM, "delivery");
+		}
+		if (trail_failed[i])
+			continue;
 		c->cursor = in->trails[i].to;
 		if (any) {
 			c->latest_time = in->time;
 			c->latest_error[0] = '\0';
 		}
 	}
+	free(trail_failed);
 	int r = save_state(d, NULL, err);
 	if (r < 0)
 		return r;
@@ -985,11 +1064,20 @@ static int redo(struct delivery *d, const struct intent *in, struct ct_err *err)
 struct delivery *delivery_open(const char *state_dir, struct spool *spool, struct store *store,
 			       const struct clock *clock, struct ct_err *err)
 {
+	return delivery_open_observed(state_dir, spool, store, clock, NULL, NULL, err);
+}
+
+struct delivery *delivery_open_observed(const char *state_dir, struct spool *spool,
+					struct store *store, const struct clock *clock,
+					delivery_observer_fn fn, void *ctx, struct ct_err *err)
+{
 	struct delivery *d = calloc(1, sizeof *d);
 	if (!d) {
 		ct_fail_errno(err, ENOMEM, "delivery");
 		return NULL;
 	}
+	d->observer = fn;
+	d->observer_ctx = ctx;
 	pthread_mutex_init(&d->lock, NULL);
 	d->spool = spool;
 	d->store = store;

@@ -54,7 +54,39 @@ struct delivered_file {
 	char *key;
 };
 
+/* A log file a run committed (or took back), as the digest writer learns
+ * of it.  All borrowed for the length of the call. */
+struct delivery_log {
+	const char *trail;
+	const char *region;
+	const char *bucket;
+	const char *key;
+	const char *hash;         /* lowercase hex SHA-256 of the uncompressed bytes */
+	int64_t oldest;           /* the oldest and newest eventTime in the file */
+	int64_t newest;
+};
+
+/* Called by a run (and by the redo at open) after its files are written and
+ * before its cursors move durably: time is the run's delivery time (the one
+ * in the keys), logs[0..n) the files whose trail's cursor is about to move,
+ * gone[0..n_gone) files the run removed or could not write (a trail with a
+ * failed file delivers those records again under new keys).  A redo calls
+ * it again for the same files with the same time, keys and hashes, so the
+ * observer must take a file it already has as the same file.  It runs under
+ * the delivery's lock and must not call back into the delivery.  A negative
+ * return fails the run before any cursor moves (the intent stays, and the
+ * records are delivered again). */
+typedef int (*delivery_observer_fn)(void *ctx, int64_t time, const struct delivery_log *logs,
+				    size_t n, const struct delivery_log *gone, size_t n_gone);
+
 struct delivery;
+
+/* delivery_open with an observer (fn may be NULL: none).  With one, every
+ * file's SHA-256 is taken from the bytes that are compressed, and its
+ * eventTime range from its records. */
+struct delivery *delivery_open_observed(const char *state_dir, struct spool *spool,
+					struct store *store, const struct clock *clock,
+					delivery_observer_fn fn, void *ctx, struct ct_err *err);
 
 /* Load STATE/delivery.json (missing: a new state) and finish an interrupted
  * run.  NULL with err filled (the path named) on failure. */

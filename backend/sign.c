@@ -464,15 +464,26 @@ static int ring_get(struct sign *s, const char *region, struct ring **out, struc
 
 /* Make a key pair and store both halves (the index is not touched); k gets
  * the fingerprint and the public DER (malloc'd). */
-static int make_key(const struct ring *g, struct ring_key *k, struct ct_err *err)
+/* A new RSA key pair, made without any lock held: generation takes from
+ * tens of milliseconds to a second on a busy machine, and signing with the
+ * keys already made must not wait for it.  NULL with err on failure. */
+static EVP_PKEY *generate(struct ct_err *err)
 {
-	int r = mkdir_p(g->dir, 0700);
-	if (r < 0)
-		return ct_fail_errno(err, r, g->dir);
 	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)SIGN_KEY_BITS);
 	if (!pkey) {
 		ERR_clear_error();
-		return ct_fail_errno(err, ENOMEM, "signing keys: RSA key generation");
+		ct_fail_errno(err, ENOMEM, "signing keys: RSA key generation");
+	}
+	return pkey;
+}
+
+/* Store the generated pkey (taken, freed here) as ring key k. */
+static int make_key(const struct ring *g, EVP_PKEY *pkey, struct ring_key *k, struct ct_err *err)
+{
+	int r = mkdir_p(g->dir, 0700);
+	if (r < 0) {
+		EVP_PKEY_free(pkey);
+		return ct_fail_errno(err, r, g->dir);
 	}
 	size_t pub_len = 0;
 	unsigned char *pub = public_der(pkey, &pub_len);
@@ -541,26 +552,32 @@ static void remove_key_files(const struct ring *g, const char *fp, bool public_t
 /* Make a key valid from now, enter it in the index as the current key
  * (closing the window of the key that was current, if any, at now) and
  * save the index.  On failure the ring and its files are as before. */
-static int ring_new_key(struct ring *g, int64_t now, struct ct_err *err)
+static int ring_new_key(struct ring *g, int64_t now, EVP_PKEY *pkey, struct ct_err *err)
 {
-	if (g->n >= SIGN_KEYS_MAX)
+	if (g->n >= SIGN_KEYS_MAX) {
+		EVP_PKEY_free(pkey);
 		return ct_fail(err, "MaximumNumberOfKeysExceeded",
 			       "signing keys for %s: the ring holds %d keys, no more", g->region,
 			       SIGN_KEYS_MAX);
+	}
 	struct ring_key *grown = realloc(g->keys, (g->n + 1) * sizeof *grown);
-	if (!grown)
+	if (!grown) {
+		EVP_PKEY_free(pkey);
 		return ct_fail_errno(err, ENOMEM, g->index);
+	}
 	g->keys = grown;
 	/* Windows are kept in the order keys were made (parse_index insists),
 	 * and one that ends before it begins would be nonsense. */
-	if (g->n && now < g->keys[g->n - 1].start)
+	if (g->n && now < g->keys[g->n - 1].start) {
+		EVP_PKEY_free(pkey);
 		return ct_fail(err, "InvalidTimeRangeException",
 			       "signing keys for %s: cannot start a key at %lld, before the latest "
 			       "key's start %lld", g->region, (long long)now,
 			       (long long)g->keys[g->n - 1].start);
+	}
 	struct ring_key *k = &g->keys[g->n];
 	memset(k, 0, sizeof *k);
-	int r = make_key(g, k, err);
+	int r = make_key(g, pkey, k, err);
 	if (r < 0)
 		return r;
 	k->start = now;
@@ -687,12 +704,35 @@ int sign_current(struct sign *s, const char *region, int64_t now, struct sign_ke
 	pthread_mutex_lock(&s->lock);
 	struct ring *g = NULL;
 	int r = ring_get(s, region, &g, err);
-	if (r == 0 && (g->n == 0 || g->keys[g->n - 1].end != 0))
-		r = ring_new_key(g, now, err);
+	if (r == 0 && (g->n == 0 || g->keys[g->n - 1].end != 0)) {
+		/* Made unlocked; if another caller made one meanwhile, this one
+		 * is not needed. */
+		pthread_mutex_unlock(&s->lock);
+		EVP_PKEY *pkey = generate(err);
+		pthread_mutex_lock(&s->lock);
+		if (!pkey)
+			r = -ENOMEM;
+		else if (g->n == 0 || g->keys[g->n - 1].end != 0)
+			r = ring_new_key(g, now, pkey, err);
+		else
+			EVP_PKEY_free(pkey);
+	}
 	/* Read back from disk even when just made: what signs is what was
 	 * stored, so a key that did not survive its write is found now. */
 	if (r == 0)
 		r = load_private(g, &g->keys[g->n - 1], out, err);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int sign_has_current(struct sign *s, const char *region, bool *has, struct ct_err *err)
+{
+	*has = false;
+	pthread_mutex_lock(&s->lock);
+	struct ring *g = NULL;
+	int r = ring_get(s, region, &g, err);
+	if (r == 0)
+		*has = g->n > 0 && g->keys[g->n - 1].end == 0;
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -702,13 +742,22 @@ int sign_rotate(struct sign *s, const char *region, int64_t now, struct ct_err *
 	/* Closing a window at 0 would read back as "current". */
 	if (now < 1 || now > SIGN_TIME_MAX)
 		return bad_time(err, region ? region : "", now);
+	if (!region || !region_name_valid(region))
+		return ct_fail(err, "InvalidParameterValueException",
+			       "signing keys: not a region name: \"%.*s\"", CT_REGION_MAX,
+			       region ? region : "");
+	EVP_PKEY *pkey = generate(err);
+	if (!pkey)
+		return -ENOMEM;
 	pthread_mutex_lock(&s->lock);
 	struct ring *g = NULL;
 	int r = ring_get(s, region, &g, err);
 	/* A window that ends as it begins is allowed (AWS's windows may even
 	 * overlap); ring_new_key refuses one that would end before it begins. */
 	if (r == 0)
-		r = ring_new_key(g, now, err);
+		r = ring_new_key(g, now, pkey, err);
+	else
+		EVP_PKEY_free(pkey);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

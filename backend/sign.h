@@ -28,6 +28,7 @@
 #ifndef TRAILFS_SIGN_H
 #define TRAILFS_SIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,11 @@ void sign_close(struct sign *s);
  * call it from the delivery thread, not from a FUSE callback. */
 int sign_current(struct sign *s, const char *region, int64_t now, struct sign_key **out,
 		 struct ct_err *err);
+
+/* Whether region has a current key, so that sign_current will not have to
+ * make one (the digest writer defers a digest to the delivery thread when
+ * it would).  Reads the region's index on its first use.  0 or -errno. */
+int sign_has_current(struct sign *s, const char *region, bool *has, struct ct_err *err);
 
 /* Rotate region's key at time now: the current key's window ends at now, a
  * new key starts at now and becomes current, and the old key's private half

@@ -26,6 +26,8 @@ struct options {
 	char *delivery_interval;
 	char *spool_max;
 	char *ingest_group;
+	char *digest_interval;
+	char *key_rotation;
 	int allow_other;
 	int show_help;
 	int show_version;
@@ -44,6 +46,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("delivery_interval=%s", delivery_interval),
 	OPT("spool_max=%s", spool_max),
 	OPT("ingest_group=%s", ingest_group),
+	OPT("digest_interval=%s", digest_interval),
+	OPT("key_rotation=%s", key_rotation),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
@@ -72,6 +76,8 @@ static void options_release(struct options *o)
 	free(o->delivery_interval);
 	free(o->spool_max);
 	free(o->ingest_group);
+	free(o->digest_interval);
+	free(o->key_rotation);
 	memset(o, 0, sizeof *o);
 }
 
@@ -97,25 +103,49 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Whole seconds from min to max for option name=text into *out. */
+static int parse_seconds(const char *name, const char *text, unsigned long min,
+			 unsigned long max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(text, &end, 10);
+	if (errno || end == text || *end || v < min || v > max || text[0] == '-') {
+		fprintf(stderr, "trailfs: %s=%s: give whole seconds from %lu to %lu\n", name, text,
+			min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+#define DIGEST_INTERVAL_MAX 86400u           /* a day */
+#define KEY_ROTATION_MAX    (3650u * 86400u) /* ten years */
+
 /* Options that are numbers or names, checked before anything starts. */
 static int check_options(const struct options *o, unsigned *interval, uint64_t *spool_max,
-			 gid_t *gid, bool *gid_set)
+			 gid_t *gid, bool *gid_set, unsigned *digest_interval,
+			 uint64_t *key_rotation)
 {
 	*interval = 0;
 	*spool_max = 0;
 	*gid_set = false;
+	*digest_interval = 0;
+	*key_rotation = 0;
+	uint64_t v;
 	if (o->delivery_interval) {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(o->delivery_interval, &end, 10);
-		if (errno || end == o->delivery_interval || *end || v < 1 || v > 86400 ||
-		    o->delivery_interval[0] == '-') {
-			fprintf(stderr, "trailfs: delivery_interval=%s: give whole seconds from 1 to 86400\n",
-				o->delivery_interval);
+		if (parse_seconds("delivery_interval", o->delivery_interval, 1, 86400, &v) < 0)
 			return -1;
-		}
 		*interval = (unsigned)v;
 	}
+	if (o->digest_interval) {
+		if (parse_seconds("digest_interval", o->digest_interval, 1, DIGEST_INTERVAL_MAX, &v) < 0)
+			return -1;
+		*digest_interval = (unsigned)v;
+	}
+	if (o->key_rotation &&
+	    parse_seconds("key_rotation", o->key_rotation, 0, KEY_ROTATION_MAX, key_rotation) < 0)
+		return -1;
 	if (o->spool_max && parse_size(o->spool_max, spool_max) < 0) {
 		fprintf(stderr, "trailfs: spool_max=%s: give a size like 512M or 2G\n", o->spool_max);
 		return -1;
@@ -151,6 +181,9 @@ static void usage(const char *prog)
 	       "    -o spool_max=SIZE      the most accepted, undelivered records kept, e.g. 512M\n"
 	       "                           (default 1G); /events refuses writes with ENOSPC past it\n"
 	       "    -o ingest_group=GROUP  members of GROUP may write /events too\n"
+	       "    -o digest_interval=S   seconds per digest file window (default 3600, 1 or more)\n"
+	       "    -o key_rotation=S      rotate each region's signing key when it is S seconds\n"
+	       "                           old (default 0: never)\n"
 	       "    -o allow_other         let other users read (implies default_permissions)\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
@@ -276,7 +309,10 @@ int main(int argc, char **argv)
 	uint64_t spool_max;
 	gid_t ingest_gid = 0;
 	bool ingest_gid_set;
-	if (check_options(&o, &interval, &spool_max, &ingest_gid, &ingest_gid_set) < 0) {
+	unsigned digest_interval;
+	uint64_t key_rotation;
+	if (check_options(&o, &interval, &spool_max, &ingest_gid, &ingest_gid_set, &digest_interval,
+			  &key_rotation) < 0) {
 		free(state);
 		free(store);
 		free(test_clock);
@@ -289,6 +325,7 @@ int main(int argc, char **argv)
 		.state_dir = state, .store_dir = store, .account = o.account,
 		.region = o.region, .regions = o.regions, .test_clock = test_clock,
 		.delivery_interval = interval, .spool_max = spool_max,
+		.digest_interval = digest_interval, .key_rotation = key_rotation,
 	};
 	struct ct_err err;
 	ct_err_clear(&err);

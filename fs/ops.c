@@ -631,8 +631,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	/* A view's listing changes only when a delivery adds to it, and then
-	 * inval_delivered says so: the kernel may keep it until then. */
-	if (w.kind == N_VIEW_DIR) {
+	 * inval_delivered says so: the kernel may keep it until then.  Digests
+	 * are written by the delivery thread apart from deliveries, with no
+	 * such notice: their listings are read afresh (a few entries a day). */
+	if (w.kind == N_VIEW_DIR && w.view != CT_VIEW_DIGESTS) {
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
 	}

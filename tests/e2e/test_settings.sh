@@ -74,20 +74,23 @@ eq "multi_region reads yes" yes "$(cat $T/multi_region)"
 eq "log_file_validation reads yes" yes "$(cat $T/log_file_validation)"
 
 # ---- logging on | off: StopLogging / StartLogging ----
+# The digest members come from the delivery thread a moment after a change
+# (test_digests.sh checks them): left out here.
+status() { jq -c 'del(.LatestDigestDeliveryTime, .LatestDigestDeliveryError)' "$T/status"; }
 eq "status before: logging since the trail was made" \
-	'{"IsLogging":true,"StartLoggingTime":"2027-01-15T08:00:00Z"}' "$(cat $T/status)"
+	'{"IsLogging":true,"StartLoggingTime":"2027-01-15T08:00:00Z"}' "$(status)"
 echo 1800000600 > "$CLOCK"
 check "echo off > logging (StopLogging)" bash -c "echo off > $T/logging"
 eq "logging reads off" off "$(cat $T/logging)"
 eq "status has IsLogging false, StopLoggingTime, and the delivery StopLogging made" \
 	'{"IsLogging":false,"LatestDeliveryTime":"2027-01-15T08:10:00Z","StartLoggingTime":"2027-01-15T08:00:00Z","StopLoggingTime":"2027-01-15T08:10:00Z"}' \
-	"$(cat $T/status)"
+	"$(status)"
 echo 1800001200 > "$CLOCK"
 check "echo on > logging (StartLogging)" bash -c "echo on > $T/logging"
 eq "logging reads on" on "$(cat $T/logging)"
 eq "StartLoggingTime is updated, StopLoggingTime kept" \
 	'{"IsLogging":true,"LatestDeliveryTime":"2027-01-15T08:10:00Z","StartLoggingTime":"2027-01-15T08:20:00Z","StopLoggingTime":"2027-01-15T08:10:00Z"}' \
-	"$(cat $T/status)"
+	"$(status)"
 refused "echo yes > logging is refused" "Invalid argument" InvalidParameterException \
 	"echo yes > $T/logging"
 eq "logging is still on" on "$(cat $T/logging)"
