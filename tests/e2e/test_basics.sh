@@ -13,7 +13,7 @@ eq "errors is empty at first" "" "$(cat errors)"
 check "mkdir trails/main creates a trail" mkdir trails/main
 eq "ls trails shows it" "main" "$(ls trails)"
 eq "a trail directory holds every setting" \
-	"arn cloudwatch_logs_group config.json data_events global_service_events home_region kms_key log_file_validation logging logs management_events multi_region raw s3_bucket s3_key_prefix sns_topic status tags" \
+	"arn cloudwatch_logs_group config.json data_events digests global_service_events home_region kms_key log_file_validation logging logs management_events multi_region raw s3_bucket s3_key_prefix sns_topic status tags" \
 	"$(ls trails/main | tr '\n' ' ' | sed 's/ $//')"
 
 account=$(jq -r .account "$STATE/registry.json")

@@ -8,7 +8,7 @@ tf_start || done_testing
 cd "$MNT" || exit 1
 
 T=trails/main
-SETTINGS="arn cloudwatch_logs_group config.json data_events global_service_events home_region kms_key log_file_validation logging logs management_events multi_region raw s3_bucket s3_key_prefix sns_topic status tags"
+SETTINGS="arn cloudwatch_logs_group config.json data_events digests global_service_events home_region kms_key log_file_validation logging logs management_events multi_region raw s3_bucket s3_key_prefix sns_topic status tags"
 n_errors() { wc -l < errors; }
 listing() { LC_ALL=C ls -A "$1" | tr '\n' ' ' | sed 's/ $//'; }
 

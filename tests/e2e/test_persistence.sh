@@ -8,7 +8,7 @@
 tf_start || done_testing
 cd "$MNT" || exit 1
 
-SETTINGS="arn cloudwatch_logs_group config.json data_events global_service_events home_region
+SETTINGS="arn cloudwatch_logs_group config.json data_events digests global_service_events home_region
 	kms_key log_file_validation logging management_events multi_region s3_bucket
 	s3_key_prefix sns_topic status tags"
 
