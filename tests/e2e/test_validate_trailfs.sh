@@ -318,19 +318,20 @@ edit_side() {
 dkey() { key "$(digest_of "$1" "$2")"; }   # REGION END: a digest's key
 # logs_listed REGION END: the log files its digest lists.
 logs_listed() { gzip -dc "$(digest_of "$1" "$2")" | jq -r '.logFiles[].s3Object'; }
-# judge NAME REGION LINE...: the CLI exits 1 and its stderr holds each LINE;
-# trailfs validate prints the same bytes, from the store and from a mount.
+# judge NAME REGION LINE...: the CLI exits $WANT_RC (default 1) and its
+# stderr holds each LINE; trailfs validate prints the same bytes, from the
+# store and from a mount.  $V: more options for all three (--verbose).
 judge() {
-	local n=$1 r=$2 l; shift 2
-	cli "$n.cli" --store "$C/store" --region "$r"
-	eq "$n: the CLI exits 1" 1 "$(rc_of "$n.cli")"
+	local n=$1 r=$2 l want=${WANT_RC:-1}; shift 2
+	cli "$n.cli" --store "$C/store" --region "$r" ${V:+"$V"}
+	eq "$n: the CLI exits $want" "$want" "$(rc_of "$n.cli")"
 	for l in "$@"; do contains "$n: the CLI says: ${l#*$'\t'*$'\t'}" "$l" "$(err_of "$n.cli")"; done
-	tfv_store "$n.store" "$C/store" "$C/signing-keys" --region "$r"
+	tfv_store "$n.store" "$C/store" "$C/signing-keys" --region "$r" ${V:+"$V"}
 	same "$n: trailfs validate --store prints what the CLI prints" "$n.cli" "$n.store"
 	MNT=$C-mnt STATE=$C
 	mkdir -p "$MNT"
 	if tf_start -o "$OPTS"; then
-		tfv_mount "$n.mount" "$MNT" --region "$r"
+		tfv_mount "$n.mount" "$MNT" --region "$r" ${V:+"$V"}
 		same "$n: trailfs validate MOUNTPOINT (a mount of the copy) prints what the CLI prints" "$n.cli" "$n.mount"
 		tf_stop
 	fi
@@ -343,7 +344,7 @@ R=us-east-1
 tamper log-changed
 k=$(logs_listed $R $((T0 + 180)) | head -n 1)
 printf '{"Records":[]}' | gzip -n >"$(obj "$k")"
-judge log-changed $R "Log file	$S3$k	INVALID: hash value doesn't match"
+V=--verbose judge log-changed $R "Log file	$S3$k	INVALID: hash value doesn't match"
 contains "log-changed: the summary" "$((NLOG[$R] - 1))/${NLOG[$R]} log files valid, 1/${NLOG[$R]} log files INVALID" \
 	"$(out_of log-changed.cli)"
 
@@ -406,6 +407,28 @@ tamper digest-signature
 k=$(dkey $R $((T0 + 60)))
 edit_side "$k" "s = d['meta']['signature']; d['meta']['signature'] = ('1' if s[0] != '1' else '2') + s[1:]"
 judge digest-signature $R "Digest file	$S3$k	INVALID: signature verification failed"
+
+# A signature that is not hex, or of odd length: the CLI's unhexlify fails,
+# and it prints Python's message.
+tamper digest-signature-not-hex
+k=$(dkey $R $((T0 + 240)))
+edit_side "$k" "d['meta']['signature'] = 'zz' + d['meta']['signature'][2:]"
+judge digest-signature-not-hex $R "Digest file	$S3$k	INVALID: Non-hexadecimal digit found"
+tamper digest-signature-odd
+edit_side "$k" "d['meta']['signature'] = d['meta']['signature'][1:]"
+judge digest-signature-odd $R "Digest file	$S3$k	INVALID: Odd-length string"
+
+# signature-algorithm removed (the signature kept): the CLI needs both.
+tamper digest-no-algorithm
+k=$(dkey $R $((T0 + 300)))
+edit_side "$k" "del d['meta']['signature-algorithm']"
+judge digest-no-algorithm $R "Digest file	$S3$k	INVALID: signature verification failed"
+
+# signature-algorithm of another value: the CLI only needs it present
+# (python-rsa takes the hash from the signature), so the digest stays valid.
+tamper digest-other-algorithm
+edit_side "$k" "d['meta']['signature-algorithm'] = 'SHA1withRSA'"
+WANT_RC=0 judge digest-other-algorithm $R
 
 # A digest's metadata removed (signature and signature-algorithm): the
 # second chain's first.
