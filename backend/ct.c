@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "crypto.h"
 #include "chains.h"
 #include "clock.h"
 #include "errlog.h"
@@ -2020,6 +2021,81 @@ int ct_list_public_keys(struct ct *ct, const char *region, struct sign_public_ke
 			       "%.*s is not one of the configured regions (regions=)", CT_REGION_MAX,
 			       region ? region : "");
 	return sign_list(ct->sign, region, keys, n, err);
+}
+
+/* ListPublicKeys as a caller of /public-keys makes it. */
+static void audit_list_public_keys(struct ct *ct, const struct ct_caller *who, const char *region,
+				   const struct ct_err *err)
+{
+	if (!who)
+		return;
+	struct audit_call c = { .name = "ListPublicKeys", .read_only = true,
+				.request = json_new_object(), .error = err };
+	(void)region;
+	audit_one(ct, who, &c);
+}
+
+int ct_public_keys_json(struct ct *ct, const struct ct_caller *who, const char *region,
+			struct buf *out, struct ct_err *err)
+{
+	struct sign_public_key *keys = NULL;
+	size_t n = 0;
+	int r = ct_list_public_keys(ct, region, &keys, &n, err);
+	json *doc = r == 0 ? json_new_object() : NULL;
+	json *list = doc ? json_new_array() : NULL;
+	if (list && json_add(doc, "PublicKeyList", list) < 0) {
+		json_free(list);
+		list = NULL;
+	}
+	if (r == 0 && !list)
+		r = ct_fail_errno(err, ENOMEM, "public keys");
+	struct buf b64;
+	buf_init(&b64, 4096);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		json *k = json_new_object();
+		buf_reset(&b64);
+		r = k && json_append(list, k) == 0 ? 0 : -ENOMEM;
+		if (r == 0) r = crypto_base64_encode(keys[i].der, keys[i].der_len, &b64);
+		if (r == 0) r = json_add_string(k, "Value", buf_str(&b64));
+		if (r == 0) r = json_add_number(k, "ValidityStartTime", (double)keys[i].start);
+		if (r == 0 && keys[i].end)
+			r = json_add_number(k, "ValidityEndTime", (double)keys[i].end);
+		if (r == 0) r = json_add_string(k, "Fingerprint", keys[i].fingerprint);
+		if (r < 0)
+			r = ct_fail_errno(err, -r, "public keys");
+	}
+	buf_release(&b64);
+	char *text = r == 0 ? json_print(doc, true) : NULL;
+	if (r == 0 && !text)
+		r = ct_fail_errno(err, ENOMEM, "public keys");
+	if (r == 0 && (buf_puts(out, text) < 0 || buf_putc(out, '\n') < 0))
+		r = ct_fail_errno(err, E2BIG, "public keys");
+	free(text);
+	json_free(doc);
+	sign_public_keys_free(keys, n);
+	audit_list_public_keys(ct, who, region, r < 0 ? err : NULL);
+	return r;
+}
+
+int ct_public_key_pem(struct ct *ct, const struct ct_caller *who, const char *region,
+		      const char *fingerprint, struct buf *out, struct ct_err *err)
+{
+	struct sign_public_key *keys = NULL;
+	size_t n = 0;
+	int r = ct_list_public_keys(ct, region, &keys, &n, err);
+	size_t i = 0;
+	while (r == 0 && i < n && strcmp(keys[i].fingerprint, fingerprint))
+		i++;
+	if (r == 0 && i == n) {
+		ct_fail(err, "InvalidParameterValueException",
+			"region %s has no public key with fingerprint %.40s", region, fingerprint);
+		r = -ENOENT;
+	}
+	if (r == 0 && buf_puts(out, keys[i].pem) < 0)
+		r = ct_fail_errno(err, E2BIG, "public key");
+	sign_public_keys_free(keys, n);
+	audit_list_public_keys(ct, who, region, r < 0 ? err : NULL);
+	return r;
 }
 
 /* ---- delivered objects ---- */
