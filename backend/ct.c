@@ -2404,6 +2404,57 @@ int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
 	return r;
 }
 
+int ct_view_integrity(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		      enum integrity *out, char *why, size_t why_size)
+{
+	*out = INTEGRITY_UNKNOWN;
+	if (why_size)
+		why[0] = '\0';
+	if (view == CT_VIEW_DIGESTS)
+		return -EINVAL;
+	int depth = view_depth(sub);
+	if (depth < 0)
+		return -ENOENT;
+	if (depth < VIEW_DEPTH_FILE)
+		return -EISDIR;
+	char bucket[CT_BUCKET_NAME_MAX + 1], dbucket[CT_BUCKET_NAME_MAX + 1];
+	char region[CT_REGION_MAX + 1], home[CT_REGION_MAX + 1];
+	snprintf(region, sizeof region, "%.*s", (int)strcspn(sub, "/"), sub);
+	struct buf key, dprefix;
+	buf_init(&key, 2048);
+	buf_init(&dprefix, 2048);
+	int r = view_key(ct, trail, view, sub, depth, bucket, &key);
+	if (r == 0)
+		r = ct_digest_location(ct, trail, dbucket, &dprefix, NULL);
+	if (r == 0) {
+		pthread_rwlock_rdlock(&ct->lock);
+		ssize_t i = find_locked(ct, trail);
+		snprintf(home, sizeof home, "%s", i < 0 ? ct->region : ct->trails[i].home_region);
+		pthread_rwlock_unlock(&ct->lock);
+	}
+	struct sign_public_key *pk = NULL;
+	size_t n_pk = 0;
+	struct verify_keys keys;
+	verify_keys_init(&keys);
+	struct verify_source src = { 0 };
+	if (r == 0 && ct_list_public_keys(ct, region, &pk, &n_pk, NULL) == 0)
+		for (size_t i = 0; r == 0 && i < n_pk; i++)
+			r = verify_keys_add(&keys, pk[i].fingerprint, pk[i].der, pk[i].der_len,
+					    pk[i].start, pk[i].end);
+	if (r == 0)
+		r = verify_source_store(ct->store, &src);
+	if (r == 0) {
+		struct integrity_place place = { bucket, key.data, dprefix.data, home };
+		*out = integrity_check(&src, &keys, &place, why, why_size);
+		verify_source_free(&src);
+	}
+	verify_keys_release(&keys);
+	sign_public_keys_free(pk, n_pk);
+	buf_release(&dprefix);
+	buf_release(&key);
+	return r;
+}
+
 int ct_view_head(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
 		 struct store_object_info *info)
 {

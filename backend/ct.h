@@ -29,6 +29,7 @@
 #include "deliver.h"
 #include "err.h"
 #include "event.h"
+#include "integrity.h"
 #include "sign.h"
 #include "store.h"
 #include "trail.h"
@@ -297,6 +298,13 @@ int ct_view_stat(struct ct *ct, const char *trail, enum ct_view view, const char
  * (bytesTransferredOut: the object's size). */
 int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
 		 enum ct_view view, const char *sub, struct buf *out);
+/* user.trailfs.integrity of a file under logs/ or raw/: whether a valid
+ * digest of the trail's digest location lists it with its hash
+ * (integrity.h).  why (why_size bytes) says what was found.  -ENOENT,
+ * -EISDIR, -EINVAL for a file of digests/. */
+int ct_view_integrity(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		      enum integrity *out, char *why, size_t why_size);
+
 /* The object behind a view file: its HeadObject (user metadata included),
  * for the extended attributes.  info is the caller's to release.
  * -ENOENT, -EISDIR. */

@@ -809,6 +809,23 @@ static struct handle *handle_new(const struct where *w)
 	return h;
 }
 
+/* With -o verify_reads, a log file its digest says was changed does not
+ * open: EIO, and /errors says why. */
+static int verify_read(struct fs *fs, const struct where *w, struct ct_err *err)
+{
+	if (!fs->verify_reads || w->view == CT_VIEW_DIGESTS)
+		return 0;
+	enum integrity v;
+	char why[256];
+	int r = ct_view_integrity(fs->ct, w->name, w->view, w->sub, &v, why, sizeof why);
+	if (r < 0 || v != INTEGRITY_INVALID)
+		return r;
+	ct_fail(err, "LogFileIntegrityException",
+		"the digest that lists this log file says it was changed (%s); -o verify_reads "
+		"refuses to read it", why);
+	return -EIO;
+}
+
 static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 			struct fuse_file_info *fi, bool created)
 {
@@ -851,7 +868,11 @@ static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 		case N_SETTING: r = settings_read(fs->ct, &who, w->name, w->file, &h->snapshot, &err); break;
 		case N_POLICY: r = settings_bucket_read(fs->ct, &who, w->name, &h->snapshot, &err); break;
 		case N_ERRORS: r = ct_render_errors(fs->ct, &h->snapshot); break;
-		case N_VIEW_FILE: r = ct_view_read(fs->ct, &who, w->name, w->view, w->sub, &h->snapshot); break;
+		case N_VIEW_FILE:
+			r = verify_read(fs, w, &err);
+			if (r == 0)
+				r = ct_view_read(fs->ct, &who, w->name, w->view, w->sub, &h->snapshot);
+			break;
 		case N_PUBKEY_FILE: r = pubkey_text(fs, &who, w, &h->snapshot, &err); break;
 		default: break;
 		}
@@ -1378,6 +1399,9 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 }
 
 /* ---- extended attributes ----
+ * A log file under logs/ and raw/ carries user.trailfs.integrity: valid,
+ * invalid, unlisted or unknown, what the digests say of it (integrity.h),
+ * checked at each getxattr (the store may have been changed under us).
  * A digest under digests/ carries its object's signature metadata, as
  * user.trailfs.signature and user.trailfs.signature-algorithm (what an S3
  * HEAD shows as x-amz-meta-signature and x-amz-meta-signature-algorithm),
@@ -1387,8 +1411,10 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 struct xattr {
 	const char *name;       /* without XATTR_PREFIX */
-	const char *value;      /* borrowed from the object's metadata */
+	const char *value;      /* borrowed from the object's metadata, or static */
 };
+
+#define XATTR_INTEGRITY "integrity"
 
 static const char *const digest_xattrs[] = { "signature", "signature-algorithm",
 					      "backfill-generation-timestamp" };
@@ -1399,8 +1425,16 @@ static size_t xattrs_of(struct fs *fs, const struct where *w, struct store_objec
 {
 	memset(info, 0, sizeof *info);
 	*r = 0;
-	if (w->kind != N_VIEW_FILE || w->view != CT_VIEW_DIGESTS)
+	if (w->kind != N_VIEW_FILE)
 		return 0;
+	if (w->view != CT_VIEW_DIGESTS) {
+		enum integrity v;
+		*r = ct_view_integrity(fs->ct, w->name, w->view, w->sub, &v, NULL, 0);
+		if (*r < 0)
+			return 0;
+		out[0] = (struct xattr){ XATTR_INTEGRITY, integrity_name(v) };
+		return 1;
+	}
 	*r = ct_view_head(fs->ct, w->name, w->view, w->sub, info);
 	if (*r < 0)
 		return 0;
