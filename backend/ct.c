@@ -1796,12 +1796,21 @@ static int sync_digests(struct ct *ct, const char *without, bool make_keys, bool
 		r = chains_prepare_keys(ct->chains, w.v, w.n, now, err);
 	else if (r < 0)
 		ct_fail_errno(err, r, "digests");
+	wants_release(&w);
+	/* What the trails want is read again under cycle_lock, which a change
+	 * holds while it records its chains' ends (digests_after_change): a
+	 * want read before a StopLogging and applied after it would start the
+	 * stopped trail's chain again. */
 	if (r == 0) {
 		pthread_mutex_lock(&ct->cycle_lock);
-		r = chains_sync(ct->chains, w.v, w.n, now, false, deferred, err);
+		r = wants_take(ct, without, &w);
+		if (r == 0)
+			r = chains_sync(ct->chains, w.v, w.n, now, false, deferred, err);
+		else
+			ct_fail_errno(err, r, "digests");
+		wants_release(&w);
 		pthread_mutex_unlock(&ct->cycle_lock);
 	}
-	wants_release(&w);
 	return r;
 }
 
@@ -1846,9 +1855,11 @@ static void digests_after_change(struct ct *ct, const char *without)
 	}
 	struct wants w;
 	bool finals = false;
+	pthread_mutex_lock(&ct->cycle_lock);
 	if (wants_take(ct, without, &w) == 0)
 		(void)chains_record(ct->chains, w.v, w.n, ct_now(ct), &finals, NULL);
 	wants_release(&w);
+	pthread_mutex_unlock(&ct->cycle_lock);
 	if (finals) {
 		(void)run_on_deliverer(ct);
 		return;
@@ -1922,6 +1933,8 @@ static void tick(struct ct *ct, bool deliveries)
 	(void)sync_digests(ct, NULL, true, NULL, NULL);
 }
 
+#define TEST_CLOCK_POLL_MS 50
+
 static void *deliverer(void *p)
 {
 	struct ct *ct = p;
@@ -1930,14 +1943,35 @@ static void *deliverer(void *p)
 	 * delivery itself keeps its interval). */
 	(void)sync_digests(ct, NULL, true, NULL, NULL);
 	pthread_mutex_lock(&ct->wake_lock);
-	/* The next delivery is due at until; a digests-only round leaves it. */
+	/* The next delivery is due at until; a digests-only round leaves it.
+	 * With a test clock it is also due once the test clock has moved
+	 * delivery_interval past the last delivery's time (read every
+	 * TEST_CLOCK_POLL_MS), so a test can step a day in seconds. */
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += ct->delivery_interval;
+	int64_t last_test_time = ct_now(ct);
 	while (!ct->stopping) {
 		bool timed_out = false;
-		while (!ct->stopping && !ct->wake_now && !ct->wake_digests && !timed_out)
-			timed_out = pthread_cond_timedwait(&ct->wake, &ct->wake_lock, &until) == ETIMEDOUT;
+		while (!ct->stopping && !ct->wake_now && !ct->wake_digests && !timed_out) {
+			struct timespec slice = until;
+			if (ct->test_clock) {
+				clock_gettime(CLOCK_REALTIME, &slice);
+				slice.tv_nsec += TEST_CLOCK_POLL_MS * 1000000L;
+				if (slice.tv_nsec >= 1000000000L) {
+					slice.tv_sec++;
+					slice.tv_nsec -= 1000000000L;
+				}
+				if (slice.tv_sec > until.tv_sec ||
+				    (slice.tv_sec == until.tv_sec && slice.tv_nsec > until.tv_nsec))
+					slice = until;
+			}
+			int w = pthread_cond_timedwait(&ct->wake, &ct->wake_lock, &slice);
+			timed_out = w == ETIMEDOUT &&
+				(!ct->test_clock || slice.tv_sec > until.tv_sec ||
+				 (slice.tv_sec == until.tv_sec && slice.tv_nsec >= until.tv_nsec) ||
+				 ct_now(ct) >= last_test_time + (int64_t)ct->delivery_interval);
+		}
 		if (ct->stopping)
 			break;
 		/* A waiter's round does not deliver: deliveries keep their
@@ -1947,6 +1981,8 @@ static void *deliverer(void *p)
 		ct->wake_digests = false;
 		uint64_t mine = ++ct->ticks_begun;
 		pthread_mutex_unlock(&ct->wake_lock);
+		if (deliveries)
+			last_test_time = ct_now(ct);
 		tick(ct, deliveries);
 		if (deliveries) {
 			clock_gettime(CLOCK_REALTIME, &until);
