@@ -167,7 +167,8 @@ static int check_options(const struct options *o, unsigned *interval, uint64_t *
 
 static void usage(const char *prog)
 {
-	printf("usage: %s MOUNTPOINT [-f] [-d] [-o opt[,opt...]]\n\n"
+	printf("usage: %s MOUNTPOINT [-f] [-d] [-o opt[,opt...]]\n"
+	       "       %s validate ...      validate a trail's log files (see validate --help)\n\n"
 	       "An audit-trail service in the manner of AWS CloudTrail, as a filesystem.\n\n"
 	       "trailfs options:\n"
 	       "    -o state=DIR           registry and everything else the engine keeps\n"
@@ -193,7 +194,7 @@ static void usage(const char *prog)
 	       "    -d                     debug output (implies -f)\n"
 	       "    -h, --help             this help\n"
 	       "    -V, --version          the version\n\n"
-	       "FUSE options:\n", prog);
+	       "FUSE options:\n", prog, prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
