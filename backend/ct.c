@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "crypto.h"
 #include "chains.h"
 #include "clock.h"
 #include "errlog.h"
@@ -1795,12 +1796,21 @@ static int sync_digests(struct ct *ct, const char *without, bool make_keys, bool
 		r = chains_prepare_keys(ct->chains, w.v, w.n, now, err);
 	else if (r < 0)
 		ct_fail_errno(err, r, "digests");
+	wants_release(&w);
+	/* What the trails want is read again under cycle_lock, which a change
+	 * holds while it records its chains' ends (digests_after_change): a
+	 * want read before a StopLogging and applied after it would start the
+	 * stopped trail's chain again. */
 	if (r == 0) {
 		pthread_mutex_lock(&ct->cycle_lock);
-		r = chains_sync(ct->chains, w.v, w.n, now, false, deferred, err);
+		r = wants_take(ct, without, &w);
+		if (r == 0)
+			r = chains_sync(ct->chains, w.v, w.n, now, false, deferred, err);
+		else
+			ct_fail_errno(err, r, "digests");
+		wants_release(&w);
 		pthread_mutex_unlock(&ct->cycle_lock);
 	}
-	wants_release(&w);
 	return r;
 }
 
@@ -1845,9 +1855,11 @@ static void digests_after_change(struct ct *ct, const char *without)
 	}
 	struct wants w;
 	bool finals = false;
+	pthread_mutex_lock(&ct->cycle_lock);
 	if (wants_take(ct, without, &w) == 0)
 		(void)chains_record(ct->chains, w.v, w.n, ct_now(ct), &finals, NULL);
 	wants_release(&w);
+	pthread_mutex_unlock(&ct->cycle_lock);
 	if (finals) {
 		(void)run_on_deliverer(ct);
 		return;
@@ -1921,6 +1933,8 @@ static void tick(struct ct *ct, bool deliveries)
 	(void)sync_digests(ct, NULL, true, NULL, NULL);
 }
 
+#define TEST_CLOCK_POLL_MS 50
+
 static void *deliverer(void *p)
 {
 	struct ct *ct = p;
@@ -1929,14 +1943,35 @@ static void *deliverer(void *p)
 	 * delivery itself keeps its interval). */
 	(void)sync_digests(ct, NULL, true, NULL, NULL);
 	pthread_mutex_lock(&ct->wake_lock);
-	/* The next delivery is due at until; a digests-only round leaves it. */
+	/* The next delivery is due at until; a digests-only round leaves it.
+	 * With a test clock it is also due once the test clock has moved
+	 * delivery_interval past the last delivery's time (read every
+	 * TEST_CLOCK_POLL_MS), so a test can step a day in seconds. */
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += ct->delivery_interval;
+	int64_t last_test_time = ct_now(ct);
 	while (!ct->stopping) {
 		bool timed_out = false;
-		while (!ct->stopping && !ct->wake_now && !ct->wake_digests && !timed_out)
-			timed_out = pthread_cond_timedwait(&ct->wake, &ct->wake_lock, &until) == ETIMEDOUT;
+		while (!ct->stopping && !ct->wake_now && !ct->wake_digests && !timed_out) {
+			struct timespec slice = until;
+			if (ct->test_clock) {
+				clock_gettime(CLOCK_REALTIME, &slice);
+				slice.tv_nsec += TEST_CLOCK_POLL_MS * 1000000L;
+				if (slice.tv_nsec >= 1000000000L) {
+					slice.tv_sec++;
+					slice.tv_nsec -= 1000000000L;
+				}
+				if (slice.tv_sec > until.tv_sec ||
+				    (slice.tv_sec == until.tv_sec && slice.tv_nsec > until.tv_nsec))
+					slice = until;
+			}
+			int w = pthread_cond_timedwait(&ct->wake, &ct->wake_lock, &slice);
+			timed_out = w == ETIMEDOUT &&
+				(!ct->test_clock || slice.tv_sec > until.tv_sec ||
+				 (slice.tv_sec == until.tv_sec && slice.tv_nsec >= until.tv_nsec) ||
+				 ct_now(ct) >= last_test_time + (int64_t)ct->delivery_interval);
+		}
 		if (ct->stopping)
 			break;
 		/* A waiter's round does not deliver: deliveries keep their
@@ -1946,6 +1981,8 @@ static void *deliverer(void *p)
 		ct->wake_digests = false;
 		uint64_t mine = ++ct->ticks_begun;
 		pthread_mutex_unlock(&ct->wake_lock);
+		if (deliveries)
+			last_test_time = ct_now(ct);
 		tick(ct, deliveries);
 		if (deliveries) {
 			clock_gettime(CLOCK_REALTIME, &until);
@@ -2020,6 +2057,81 @@ int ct_list_public_keys(struct ct *ct, const char *region, struct sign_public_ke
 			       "%.*s is not one of the configured regions (regions=)", CT_REGION_MAX,
 			       region ? region : "");
 	return sign_list(ct->sign, region, keys, n, err);
+}
+
+/* ListPublicKeys as a caller of /public-keys makes it. */
+static void audit_list_public_keys(struct ct *ct, const struct ct_caller *who, const char *region,
+				   const struct ct_err *err)
+{
+	if (!who)
+		return;
+	struct audit_call c = { .name = "ListPublicKeys", .read_only = true,
+				.request = json_new_object(), .error = err };
+	(void)region;
+	audit_one(ct, who, &c);
+}
+
+int ct_public_keys_json(struct ct *ct, const struct ct_caller *who, const char *region,
+			struct buf *out, struct ct_err *err)
+{
+	struct sign_public_key *keys = NULL;
+	size_t n = 0;
+	int r = ct_list_public_keys(ct, region, &keys, &n, err);
+	json *doc = r == 0 ? json_new_object() : NULL;
+	json *list = doc ? json_new_array() : NULL;
+	if (list && json_add(doc, "PublicKeyList", list) < 0) {
+		json_free(list);
+		list = NULL;
+	}
+	if (r == 0 && !list)
+		r = ct_fail_errno(err, ENOMEM, "public keys");
+	struct buf b64;
+	buf_init(&b64, 4096);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		json *k = json_new_object();
+		buf_reset(&b64);
+		r = k && json_append(list, k) == 0 ? 0 : -ENOMEM;
+		if (r == 0) r = crypto_base64_encode(keys[i].der, keys[i].der_len, &b64);
+		if (r == 0) r = json_add_string(k, "Value", buf_str(&b64));
+		if (r == 0) r = json_add_number(k, "ValidityStartTime", (double)keys[i].start);
+		if (r == 0 && keys[i].end)
+			r = json_add_number(k, "ValidityEndTime", (double)keys[i].end);
+		if (r == 0) r = json_add_string(k, "Fingerprint", keys[i].fingerprint);
+		if (r < 0)
+			r = ct_fail_errno(err, -r, "public keys");
+	}
+	buf_release(&b64);
+	char *text = r == 0 ? json_print(doc, true) : NULL;
+	if (r == 0 && !text)
+		r = ct_fail_errno(err, ENOMEM, "public keys");
+	if (r == 0 && (buf_puts(out, text) < 0 || buf_putc(out, '\n') < 0))
+		r = ct_fail_errno(err, E2BIG, "public keys");
+	free(text);
+	json_free(doc);
+	sign_public_keys_free(keys, n);
+	audit_list_public_keys(ct, who, region, r < 0 ? err : NULL);
+	return r;
+}
+
+int ct_public_key_pem(struct ct *ct, const struct ct_caller *who, const char *region,
+		      const char *fingerprint, struct buf *out, struct ct_err *err)
+{
+	struct sign_public_key *keys = NULL;
+	size_t n = 0;
+	int r = ct_list_public_keys(ct, region, &keys, &n, err);
+	size_t i = 0;
+	while (r == 0 && i < n && strcmp(keys[i].fingerprint, fingerprint))
+		i++;
+	if (r == 0 && i == n) {
+		ct_fail(err, "InvalidParameterValueException",
+			"region %s has no public key with fingerprint %.40s", region, fingerprint);
+		r = -ENOENT;
+	}
+	if (r == 0 && buf_puts(out, keys[i].pem) < 0)
+		r = ct_fail_errno(err, E2BIG, "public key");
+	sign_public_keys_free(keys, n);
+	audit_list_public_keys(ct, who, region, r < 0 ? err : NULL);
+	return r;
 }
 
 /* ---- delivered objects ---- */
@@ -2324,6 +2436,57 @@ int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
 	if (r == 0 && view_inflated(view))
 		r = view_text(view, &obj, out);
 	buf_release(&obj);
+	buf_release(&key);
+	return r;
+}
+
+int ct_view_integrity(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		      enum integrity *out, char *why, size_t why_size)
+{
+	*out = INTEGRITY_UNKNOWN;
+	if (why_size)
+		why[0] = '\0';
+	if (view == CT_VIEW_DIGESTS)
+		return -EINVAL;
+	int depth = view_depth(sub);
+	if (depth < 0)
+		return -ENOENT;
+	if (depth < VIEW_DEPTH_FILE)
+		return -EISDIR;
+	char bucket[CT_BUCKET_NAME_MAX + 1], dbucket[CT_BUCKET_NAME_MAX + 1];
+	char region[CT_REGION_MAX + 1], home[CT_REGION_MAX + 1];
+	snprintf(region, sizeof region, "%.*s", (int)strcspn(sub, "/"), sub);
+	struct buf key, dprefix;
+	buf_init(&key, 2048);
+	buf_init(&dprefix, 2048);
+	int r = view_key(ct, trail, view, sub, depth, bucket, &key);
+	if (r == 0)
+		r = ct_digest_location(ct, trail, dbucket, &dprefix, NULL);
+	if (r == 0) {
+		pthread_rwlock_rdlock(&ct->lock);
+		ssize_t i = find_locked(ct, trail);
+		snprintf(home, sizeof home, "%s", i < 0 ? ct->region : ct->trails[i].home_region);
+		pthread_rwlock_unlock(&ct->lock);
+	}
+	struct sign_public_key *pk = NULL;
+	size_t n_pk = 0;
+	struct verify_keys keys;
+	verify_keys_init(&keys);
+	struct verify_source src = { 0 };
+	if (r == 0 && ct_list_public_keys(ct, region, &pk, &n_pk, NULL) == 0)
+		for (size_t i = 0; r == 0 && i < n_pk; i++)
+			r = verify_keys_add(&keys, pk[i].fingerprint, pk[i].der, pk[i].der_len,
+					    pk[i].start, pk[i].end);
+	if (r == 0)
+		r = verify_source_store(ct->store, &src);
+	if (r == 0) {
+		struct integrity_place place = { bucket, key.data, dprefix.data, home };
+		*out = integrity_check(&src, &keys, &place, why, why_size);
+		verify_source_free(&src);
+	}
+	verify_keys_release(&keys);
+	sign_public_keys_free(pk, n_pk);
+	buf_release(&dprefix);
 	buf_release(&key);
 	return r;
 }

@@ -29,6 +29,7 @@
 #include "deliver.h"
 #include "err.h"
 #include "event.h"
+#include "integrity.h"
 #include "sign.h"
 #include "store.h"
 #include "trail.h"
@@ -237,6 +238,22 @@ int ct_digest_location(struct ct *ct, const char *trail, char bucket[CT_BUCKET_N
 int ct_list_public_keys(struct ct *ct, const char *region, struct sign_public_key **keys,
 			size_t *n, struct ct_err *err);
 
+/* What /public-keys shows of region, as a caller reads it (recorded as a
+ * ListPublicKeys call; NULL who: not recorded).  ct_public_keys_json: the
+ * ListPublicKeys response for every key of the region, as the aws CLI
+ * prints it with `--output json` but with epoch-second times:
+ *   {"PublicKeyList":[{"Value":BASE64_DER,"ValidityStartTime":N,
+ *     "ValidityEndTime":N,"Fingerprint":HEX}, ...]}
+ * pretty-printed, newline-terminated; the current key has no
+ * ValidityEndTime (it is open).  ct_public_key_pem: one key's PEM
+ * ("-----BEGIN RSA PUBLIC KEY-----", PKCS#1).  Appended to out.
+ * InvalidParameterValueException for a region not configured; -ENOENT for
+ * a fingerprint the region does not have. */
+int ct_public_keys_json(struct ct *ct, const struct ct_caller *who, const char *region,
+			struct buf *out, struct ct_err *err);
+int ct_public_key_pem(struct ct *ct, const struct ct_caller *who, const char *region,
+		      const char *fingerprint, struct buf *out, struct ct_err *err);
+
 /* Rotate region's signing key now (a region without keys gets its first).
  * The key is made on the delivery thread when it runs (the caller waits for
  * it, a fraction of a second), else on the caller's.  Digests already
@@ -281,6 +298,13 @@ int ct_view_stat(struct ct *ct, const char *trail, enum ct_view view, const char
  * (bytesTransferredOut: the object's size). */
 int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
 		 enum ct_view view, const char *sub, struct buf *out);
+/* user.trailfs.integrity of a file under logs/ or raw/: whether a valid
+ * digest of the trail's digest location lists it with its hash
+ * (integrity.h).  why (why_size bytes) says what was found.  -ENOENT,
+ * -EISDIR, -EINVAL for a file of digests/. */
+int ct_view_integrity(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
+		      enum integrity *out, char *why, size_t why_size);
+
 /* The object behind a view file: its HeadObject (user metadata included),
  * for the extended attributes.  info is the caller's to release.
  * -ENOENT, -EISDIR. */

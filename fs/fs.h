@@ -125,6 +125,7 @@ struct fs {
 	gid_t gid;
 	time_t mount_time;
 	bool allow_other;
+	bool verify_reads;      /* -o verify_reads: an invalid log file reads as EIO */
 	gid_t ingest_gid;       /* -o ingest_group: may write /events too */
 	bool ingest_gid_set;
 	struct nodes nodes;

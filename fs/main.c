@@ -29,6 +29,7 @@ struct options {
 	char *digest_interval;
 	char *key_rotation;
 	int allow_other;
+	int verify_reads;
 	int show_help;
 	int show_version;
 };
@@ -48,6 +49,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("ingest_group=%s", ingest_group),
 	OPT("digest_interval=%s", digest_interval),
 	OPT("key_rotation=%s", key_rotation),
+	OPT("verify_reads", verify_reads),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
@@ -165,7 +167,8 @@ static int check_options(const struct options *o, unsigned *interval, uint64_t *
 
 static void usage(const char *prog)
 {
-	printf("usage: %s MOUNTPOINT [-f] [-d] [-o opt[,opt...]]\n\n"
+	printf("usage: %s MOUNTPOINT [-f] [-d] [-o opt[,opt...]]\n"
+	       "       %s validate ...      validate a trail's log files (see validate --help)\n\n"
 	       "An audit-trail service in the manner of AWS CloudTrail, as a filesystem.\n\n"
 	       "trailfs options:\n"
 	       "    -o state=DIR           registry and everything else the engine keeps\n"
@@ -184,12 +187,14 @@ static void usage(const char *prog)
 	       "    -o digest_interval=S   seconds per digest file window (default 3600, 1 or more)\n"
 	       "    -o key_rotation=S      rotate each region's signing key when it is S seconds\n"
 	       "                           old (default 0: never)\n"
+	       "    -o verify_reads        opening a log file whose digest says it was changed\n"
+	       "                           (user.trailfs.integrity invalid) fails with EIO\n"
 	       "    -o allow_other         let other users read (implies default_permissions)\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
 	       "    -h, --help             this help\n"
 	       "    -V, --version          the version\n\n"
-	       "FUSE options:\n", prog);
+	       "FUSE options:\n", prog, prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
@@ -333,6 +338,7 @@ int main(int argc, char **argv)
 	memset(&fs, 0, sizeof fs);
 	fs.ct = ct_open(&co, &err);
 	int allow_other = o.allow_other;
+	bool verify_reads = o.verify_reads;
 	options_release(&o);   /* ct_open keeps copies of what it needs */
 	if (!fs.ct) {
 		fprintf(stderr, "trailfs: %s\n", err.message);
@@ -347,6 +353,7 @@ int main(int argc, char **argv)
 	fs.gid = getgid();
 	fs.mount_time = time(NULL);
 	fs.allow_other = allow_other;
+	fs.verify_reads = verify_reads;
 	fs.ingest_gid = ingest_gid;
 	fs.ingest_gid_set = ingest_gid_set;
 	scratch_init(&fs.scratch);

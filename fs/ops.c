@@ -32,7 +32,14 @@ enum kind {
 	N_NONE, N_ROOT, N_ERRORS, N_TRAILS, N_TRAIL, N_SETTING, N_TRAIL_SCRATCH,
 	N_BUCKETS, N_BUCKET, N_POLICY, N_BUCKET_SCRATCH,
 	N_EVENTS, N_VIEW_DIR, N_VIEW_FILE,
+	N_PUBKEYS, N_PUBKEYS_REGION, N_PUBKEY_FILE, N_PUBKEYS_ROTATE,
 };
+
+/* /public-keys/REGION/: the region's signing keys as ListPublicKeys gives
+ * them (keys.json), each as FINGERPRINT.pem, and rotate (write "now"). */
+#define PUBKEYS_LIST   "keys.json"
+#define PUBKEYS_ROTATE "rotate"
+#define PEM_SUFFIX     ".pem"
 
 /* A place in the tree, parsed from a path (existence is checked apart). */
 struct where {
@@ -87,7 +94,18 @@ static void classify(const char *path, struct where *w)
 	bool trails = !strcmp(parts[0], "trails"), buckets = !strcmp(parts[0], "buckets");
 	if (n == 1) {
 		w->kind = !strcmp(parts[0], "errors") ? N_ERRORS : !strcmp(parts[0], "events") ? N_EVENTS
-			: trails ? N_TRAILS : buckets ? N_BUCKETS : N_NONE;
+			: trails ? N_TRAILS : buckets ? N_BUCKETS
+			: !strcmp(parts[0], "public-keys") ? N_PUBKEYS : N_NONE;
+		return;
+	}
+	if (!strcmp(parts[0], "public-keys")) {
+		snprintf(w->name, sizeof w->name, "%s", parts[1]);
+		if (n == 2) {
+			w->kind = N_PUBKEYS_REGION;
+		} else if (n == 3) {
+			snprintf(w->file, sizeof w->file, "%s", parts[2]);
+			w->kind = !strcmp(parts[2], PUBKEYS_ROTATE) ? N_PUBKEYS_ROTATE : N_PUBKEY_FILE;
+		}
 		return;
 	}
 	if (!trails && !buckets)
@@ -126,12 +144,43 @@ static bool bucket_name_plausible(const char *name)
 	return name[0] && name[0] != '.' && strlen(name) <= CT_BUCKET_NAME_MAX;
 }
 
+/* A key file's text: keys.json or FINGERPRINT.pem (who: the caller, whose
+ * read is recorded; NULL for a stat). */
+static int pubkey_text(struct fs *fs, const struct ct_caller *who, const struct where *w,
+		       struct buf *out, struct ct_err *err)
+{
+	if (!strcmp(w->file, PUBKEYS_LIST))
+		return ct_public_keys_json(fs->ct, who, w->name, out, err);
+	size_t n = strlen(w->file), sl = strlen(PEM_SUFFIX);
+	if (n <= sl || strcmp(w->file + n - sl, PEM_SUFFIX))
+		return -ENOENT;
+	char fp[NAME_MAX + 1];
+	snprintf(fp, sizeof fp, "%.*s", (int)(n - sl), w->file);
+	return ct_public_key_pem(fs->ct, who, w->name, fp, out, err);
+}
+
+static bool pubkey_file_exists(struct fs *fs, const struct where *w)
+{
+	if (!ct_region_known(fs->ct, w->name))
+		return false;
+	if (!strcmp(w->file, PUBKEYS_LIST))
+		return true;
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	bool ok = pubkey_text(fs, NULL, w, &b, NULL) == 0;
+	buf_release(&b);
+	return ok;
+}
+
 static bool exists(struct fs *fs, const struct where *w)
 {
 	struct scratch_stat st;
 	switch (w->kind) {
 	case N_NONE: return false;
-	case N_ROOT: case N_ERRORS: case N_TRAILS: case N_BUCKETS: case N_EVENTS: return true;
+	case N_ROOT: case N_ERRORS: case N_TRAILS: case N_BUCKETS: case N_EVENTS: case N_PUBKEYS:
+		return true;
+	case N_PUBKEYS_REGION: case N_PUBKEYS_ROTATE: return ct_region_known(fs->ct, w->name);
+	case N_PUBKEY_FILE: return pubkey_file_exists(fs, w);
 	case N_VIEW_DIR: case N_VIEW_FILE: {
 		bool dir;
 		uint64_t size;
@@ -155,7 +204,7 @@ static bool exists(struct fs *fs, const struct where *w)
 static bool is_dir(enum kind k)
 {
 	return k == N_ROOT || k == N_TRAILS || k == N_TRAIL || k == N_BUCKETS || k == N_BUCKET ||
-	       k == N_VIEW_DIR;
+	       k == N_VIEW_DIR || k == N_PUBKEYS || k == N_PUBKEYS_REGION;
 }
 
 /* The caller, for /errors and (later) for the events every action makes. */
@@ -226,6 +275,10 @@ static size_t content_size(struct fs *fs, const struct where *w)
 		if (scratch_stat(&fs->scratch, w->dir, w->file, &st) == 0)
 			n = st.size;
 		break;
+	case N_PUBKEY_FILE:
+		if (pubkey_text(fs, NULL, w, &b, NULL) == 0)
+			n = b.len;
+		break;
 	default:
 		break;
 	}
@@ -263,14 +316,21 @@ static void fill_stat(struct fs *fs, const struct where *w, fuse_ino_t ino, stru
 			st->st_gid = fs->ingest_gid;
 		return;
 	}
-	if (is_dir(w->kind)) {
+	if (w->kind == N_PUBKEYS || w->kind == N_PUBKEYS_REGION) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+	} else if (is_dir(w->kind)) {
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
 	} else {
 		st->st_nlink = 1;
 		switch (w->kind) {
 		case N_ERRORS:
+		case N_PUBKEY_FILE:
 			st->st_mode = S_IFREG | 0444;
+			break;
+		case N_PUBKEYS_ROTATE:
+			st->st_mode = S_IFREG | 0200;
 			break;
 		case N_SETTING:
 			st->st_mode = S_IFREG |
@@ -572,8 +632,30 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		if (r == 0) r = list_add(l, "buckets", true);
 		if (r == 0) r = list_add(l, "errors", false);
 		if (r == 0) r = list_add(l, "events", false);
+		if (r == 0) r = list_add(l, "public-keys", true);
 		if (r == 0) r = list_add(l, "trails", true);
 		break;
+	case N_PUBKEYS: {
+		size_t nr;
+		const char *const *regions = ct_regions(fs->ct, &nr);
+		for (size_t i = 0; r == 0 && i < nr; i++)
+			r = list_add(l, regions[i], true);
+		break;
+	}
+	case N_PUBKEYS_REGION: {
+		struct sign_public_key *keys = NULL;
+		size_t nk = 0;
+		if (r == 0) r = list_add(l, PUBKEYS_LIST, false);
+		if (r == 0) r = list_add(l, PUBKEYS_ROTATE, false);
+		if (r == 0) r = ct_list_public_keys(fs->ct, w.name, &keys, &nk, NULL);
+		char pem[SIGN_FINGERPRINT_LEN + sizeof PEM_SUFFIX];
+		for (size_t i = 0; r == 0 && i < nk; i++) {
+			snprintf(pem, sizeof pem, "%s" PEM_SUFFIX, keys[i].fingerprint);
+			r = list_add(l, pem, false);
+		}
+		sign_public_keys_free(keys, nk);
+		break;
+	}
 	case N_TRAILS:
 		if (r == 0 && (r = ct_describe_trails(fs->ct, &who, &names, &n)) == 0)
 			r = list_names(l, names, n, true);
@@ -727,18 +809,41 @@ static struct handle *handle_new(const struct where *w)
 	return h;
 }
 
+/* With -o verify_reads, a log file its digest says was changed does not
+ * open: EIO, and /errors says why. */
+static int verify_read(struct fs *fs, const struct where *w, struct ct_err *err)
+{
+	if (!fs->verify_reads || w->view == CT_VIEW_DIGESTS)
+		return 0;
+	enum integrity v;
+	char why[256];
+	int r = ct_view_integrity(fs->ct, w->name, w->view, w->sub, &v, why, sizeof why);
+	if (r < 0 || v != INTEGRITY_INVALID)
+		return r;
+	ct_fail(err, "LogFileIntegrityException",
+		"the digest that lists this log file says it was changed (%s); -o verify_reads "
+		"refuses to read it", why);
+	return -EIO;
+}
+
 static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 			struct fuse_file_info *fi, bool created)
 {
 	int acc = fi->flags & O_ACCMODE;
 	bool wants_write = acc != O_RDONLY;
 	if (wants_write && (w->kind == N_ERRORS || w->kind == N_VIEW_FILE ||
+			    w->kind == N_PUBKEY_FILE ||
 			    (w->kind == N_SETTING && settings_trail_file(w->file) != SETTING_RW))) {
 		char msg[NAME_MAX + 64];
 		snprintf(msg, sizeof msg, "%s is read-only",
 			 w->kind == N_ERRORS ? "errors" : w->kind == N_VIEW_FILE ? "a delivered file"
-										 : w->file);
+			 : w->kind == N_PUBKEY_FILE ? "a public key" : w->file);
 		refuse(req, "open", w->path, "OperationNotPermittedException", msg);
+		return;
+	}
+	if (w->kind == N_PUBKEYS_ROTATE && acc != O_WRONLY) {
+		refuse(req, "open", w->path, "OperationNotPermittedException",
+		       "rotate is write-only: write now to it to rotate the region's signing key");
 		return;
 	}
 	if (w->kind == N_EVENTS && acc != O_WRONLY) {
@@ -763,7 +868,12 @@ static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 		case N_SETTING: r = settings_read(fs->ct, &who, w->name, w->file, &h->snapshot, &err); break;
 		case N_POLICY: r = settings_bucket_read(fs->ct, &who, w->name, &h->snapshot, &err); break;
 		case N_ERRORS: r = ct_render_errors(fs->ct, &h->snapshot); break;
-		case N_VIEW_FILE: r = ct_view_read(fs->ct, &who, w->name, w->view, w->sub, &h->snapshot); break;
+		case N_VIEW_FILE:
+			r = verify_read(fs, w, &err);
+			if (r == 0)
+				r = ct_view_read(fs->ct, &who, w->name, w->view, w->sub, &h->snapshot);
+			break;
+		case N_PUBKEY_FILE: r = pubkey_text(fs, &who, w, &h->snapshot, &err); break;
 		default: break;
 		}
 	}
@@ -883,9 +993,24 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	handles_put(&fs->handles, fi->fh);
 }
 
+/* What rotate takes: "now", with an optional newline; partial: more may
+ * still come. */
+static int rotate_word(const char *text, size_t len, bool partial, struct ct_err *err)
+{
+	static const char word[] = "now";
+	size_t n = len && text[len - 1] == '\n' ? len - 1 : len;
+	bool ok = partial ? n <= 3 && !memcmp(text, word, n) && (n == len || n == 3)
+			  : n == 3 && !memcmp(text, word, 3);
+	return ok ? 0 : ct_fail(err, "InvalidParameterValueException",
+				"rotate takes the word now (echo now > rotate), which "
+				"rotates the region's signing key");
+}
+
 static int check(struct fs *fs, const struct ct_caller *who, const struct handle *h,
 		 struct ct_err *err)
 {
+	if (h->w.kind == N_PUBKEYS_ROTATE)
+		return rotate_word(h->pending.data, h->pending.len, true, err);
 	if (h->w.kind == N_POLICY)
 		return settings_bucket_check(fs->ct, who, h->w.name, h->pending.data,
 					     h->pending.len, err);
@@ -896,6 +1021,10 @@ static int check(struct fs *fs, const struct ct_caller *who, const struct handle
 static int apply(struct fs *fs, const struct ct_caller *who, const struct where *w,
 		 const char *text, size_t len, struct ct_err *err)
 {
+	if (w->kind == N_PUBKEYS_ROTATE) {
+		int r = rotate_word(text, len, false, err);
+		return r < 0 ? r : ct_rotate_signing_key(fs->ct, w->name, err);
+	}
 	if (w->kind == N_POLICY)
 		return settings_bucket_apply(fs->ct, who, w->name, text, len, err);
 	int r = settings_apply(fs->ct, who, w->name, w->file, text, len, err);
@@ -1270,6 +1399,9 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 }
 
 /* ---- extended attributes ----
+ * A log file under logs/ and raw/ carries user.trailfs.integrity: valid,
+ * invalid, unlisted or unknown, what the digests say of it (integrity.h),
+ * checked at each getxattr (the store may have been changed under us).
  * A digest under digests/ carries its object's signature metadata, as
  * user.trailfs.signature and user.trailfs.signature-algorithm (what an S3
  * HEAD shows as x-amz-meta-signature and x-amz-meta-signature-algorithm),
@@ -1279,8 +1411,10 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 struct xattr {
 	const char *name;       /* without XATTR_PREFIX */
-	const char *value;      /* borrowed from the object's metadata */
+	const char *value;      /* borrowed from the object's metadata, or static */
 };
+
+#define XATTR_INTEGRITY "integrity"
 
 static const char *const digest_xattrs[] = { "signature", "signature-algorithm",
 					      "backfill-generation-timestamp" };
@@ -1291,8 +1425,16 @@ static size_t xattrs_of(struct fs *fs, const struct where *w, struct store_objec
 {
 	memset(info, 0, sizeof *info);
 	*r = 0;
-	if (w->kind != N_VIEW_FILE || w->view != CT_VIEW_DIGESTS)
+	if (w->kind != N_VIEW_FILE)
 		return 0;
+	if (w->view != CT_VIEW_DIGESTS) {
+		enum integrity v;
+		*r = ct_view_integrity(fs->ct, w->name, w->view, w->sub, &v, NULL, 0);
+		if (*r < 0)
+			return 0;
+		out[0] = (struct xattr){ XATTR_INTEGRITY, integrity_name(v) };
+		return 1;
+	}
 	*r = ct_view_head(fs->ct, w->name, w->view, w->sub, info);
 	if (*r < 0)
 		return 0;

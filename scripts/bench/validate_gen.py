@@ -4,9 +4,10 @@ itself, for scripts/bench/validate (not timed).
 
     validate_gen.py MOUNT TRAIL CLOCKFILE START STEP STEPS REGIONS RECORDS
 
-The daemon runs with -o test_clock=CLOCKFILE.  For each of STEPS steps the
-test clock is set to START + i*STEP, RECORDS records per region (REGIONS:
-comma-separated) are appended to MOUNT/events with that eventTime, and the
+The daemon runs with -o test_clock=CLOCKFILE set to START and
+-o delivery_interval=STEP.  For each of STEPS steps RECORDS records per
+region (REGIONS: comma-separated) are appended to MOUNT/events, the test
+clock moves on to START + (i+1)*STEP, which makes a delivery due, and the
 step waits until the trail's status shows a delivery at that time.  Then the
 clock moves past the last digest window and logging is stopped, which ends
 the chain with a final digest; the script waits for it.  Prints a JSON
@@ -56,21 +57,20 @@ def main():
     events = os.path.join(mnt, "events")
     n = 0
     for s in range(steps):
-        t = start + s * step
-        set_clock(clock, t)
+        t = start + (s + 1) * step
         lines = []
         for region in regions:
             for k in range(per):
-                lines.append(json.dumps(record(t, region, n), separators=(",", ":")))
+                lines.append(json.dumps(record(t - step // 2, region, n), separators=(",", ":")))
                 n += 1
         with open(events, "a") as f:
             f.write("\n".join(lines) + "\n")
+        set_clock(clock, t)
         want = iso(t)
         wait_for(lambda: status(mnt, trail).get("LatestDeliveryTime", "") >= want,
                  "the delivery at %s" % want)
     end = start + steps * step
-    # Past the last window: the delivery thread writes the digests due.
-    set_clock(clock, end)
+    # The last step's clock is past the last window: its digests are due.
     wait_for(lambda: status(mnt, trail).get("LatestDigestDeliveryTime", "") >= iso(end - 3600),
              "the digests up to %s" % iso(end))
     with open(os.path.join(mnt, "trails", trail, "logging"), "w") as f:
