@@ -13,7 +13,10 @@
 #   - tampered copies of the state (a log file changed, deleted, rewritten as
 #     two gzip members; a digest changed, deleted, moved, its signature
 #     altered, its metadata removed): the CLI's verdict, and trailfs validate
-#     (store, and mount over the copy) matching it byte for byte.
+#     (store, and mount over the copy) matching it byte for byte; the mount's
+#     user.trailfs.integrity of the files concerned, and -o verify_reads.
+# The mount's public-keys/REGION/ (keys.json, FINGERPRINT.pem) is checked
+# against the key ring.
 # Skips (77) without the aws CLI, moto, boto3 or python3's cryptography.
 . "$(dirname "$0")/lib.sh"
 
@@ -295,6 +298,14 @@ tfv_mount clean-all-v.mount "$MNT" --verbose
 tfv_store clean-all-v.store "$STORE" "$KEYS" --verbose
 same "all regions, verbose: the mount prints what the store prints" clean-all-v.store clean-all-v.mount
 
+# The integrity attribute of every log file, in logs/ and raw/: valid
+# (across the day boundary and the restart too).
+integrity() { getfattr --absolute-names -n user.trailfs.integrity --only-values "$1" 2>&1; }
+eq "user.trailfs.integrity: valid for each of the $((NLOG[eu-west-1] + NLOG[us-east-1])) log files in logs/ and raw/" \
+	"$((2 * (NLOG[eu-west-1] + NLOG[us-east-1]))) valid" \
+	"$(find "$MNT/trails/main/logs" "$MNT/trails/main/raw" -type f | while read -r f; do integrity "$f"; echo; done |
+		sort | uniq -c | sed 's/^ *//')"
+
 # ---- tampered copies of the state ----
 # The daemon stops; each case is a copy of its state directory, tampered; the
 # CLI sees it through the same peers (--use --store), trailfs validate over
@@ -333,6 +344,12 @@ judge() {
 	if tf_start -o "$OPTS"; then
 		tfv_mount "$n.mount" "$MNT" --region "$r" ${V:+"$V"}
 		same "$n: trailfs validate MOUNTPOINT (a mount of the copy) prints what the CLI prints" "$n.cli" "$n.mount"
+		if [ -n "${INTEG:-}" ]; then
+			local f=${INTEG%=*}
+			f=${f#"$PREFIX/AWSLogs/$ACCT/CloudTrail/"}
+			eq "$n: user.trailfs.integrity of the log file, raw/ and logs/" "${INTEG##*=} ${INTEG##*=}" \
+				"$(integrity "$MNT/trails/main/raw/$f") $(integrity "$MNT/trails/main/logs/${f%.gz}")"
+		fi
 		tf_stop
 	fi
 	MNT=$LIVE_MNT STATE=$LIVE_STATE
@@ -344,9 +361,22 @@ R=us-east-1
 tamper log-changed
 k=$(logs_listed $R $((T0 + 180)) | head -n 1)
 printf '{"Records":[]}' | gzip -n >"$(obj "$k")"
-V=--verbose judge log-changed $R "Log file	$S3$k	INVALID: hash value doesn't match"
+INTEG=$k=invalid V=--verbose judge log-changed $R "Log file	$S3$k	INVALID: hash value doesn't match"
 contains "log-changed: the summary" "$((NLOG[$R] - 1))/${NLOG[$R]} log files valid, 1/${NLOG[$R]} log files INVALID" \
 	"$(out_of log-changed.cli)"
+
+# The same copy mounted with -o verify_reads: the changed file does not open.
+MNT=$C-mnt STATE=$C
+if tf_start -o "$OPTS,verify_reads"; then
+	f=${k#"$PREFIX/AWSLogs/$ACCT/CloudTrail/"}
+	expect_fail "verify_reads: the changed log file does not open (raw/)" "Input/output error" cat "$MNT/trails/main/raw/$f"
+	expect_fail "verify_reads: nor under logs/" "Input/output error" cat "$MNT/trails/main/logs/${f%.gz}"
+	contains "verify_reads: /errors says why" LogFileIntegrityException "$(tail -n 1 "$MNT/errors")"
+	other=$(logs_listed $R $((T0 + 60)) | head -n 1)
+	check "verify_reads: a valid log file opens" cat "$MNT/trails/main/raw/${other#"$PREFIX/AWSLogs/$ACCT/CloudTrail/"}"
+	tf_stop
+fi
+MNT=$LIVE_MNT STATE=$LIVE_STATE
 
 # A log file deleted (with its sidecar): the one of 23:59:50, in 2026/01/01,
 # listed by the digest of 00:00:00 in 2026/01/02.
@@ -362,7 +392,7 @@ k=$(logs_listed $R $((T0 + 460)) | tail -n 1)
 gzip -dc "$(obj "$k")" >"$C/plain"
 { head -c 100 "$C/plain" | gzip -n; tail -c +101 "$C/plain" | gzip -n; } >"$(obj "$k")"
 eq "log-two-members: the same records in two members" "$(cat "$C/plain")" "$(gzip -dc "$(obj "$k")")"
-judge log-two-members $R "Log file	$S3$k	INVALID: hash value doesn't match"
+INTEG=$k=invalid judge log-two-members $R "Log file	$S3$k	INVALID: hash value doesn't match"
 
 # A digest changed (still gzip JSON, its metadata kept and sized to it): the
 # empty window's.
@@ -378,7 +408,7 @@ judge digest-changed $R "Digest file	$S3$k	INVALID: signature verification faile
 tamper digest-deleted
 k=$(dkey eu-west-1 $((T0 + 300)))
 rm -f "$(obj "$k")" "$(side "$k")"
-judge digest-deleted eu-west-1 "Digest file	$S3$k	INVALID: not found"
+INTEG=$(logs_listed eu-west-1 $((T0 + 300)) | head -n 1)=unlisted judge digest-deleted eu-west-1 "Digest file	$S3$k	INVALID: not found"
 contains "digest-deleted: the summary" \
 	"$((NDIG[eu-west-1] - 1))/${NDIG[eu-west-1]} digest files valid, 1/${NDIG[eu-west-1]} digest files INVALID" \
 	"$(out_of digest-deleted.cli)"
@@ -400,13 +430,13 @@ k=$(dkey $R $((T0 + 180)))
 k2=$(dkey $R $((T0 + 210)))
 mv "$(obj "$k")" "$(obj "$k2")"
 mv "$(side "$k")" "$(side "$k2")"
-judge digest-moved-middle $R "Digest file	$S3$k	INVALID: not found"
+INTEG=$(logs_listed $R $((T0 + 180)) | head -n 1)=invalid judge digest-moved-middle $R "Digest file	$S3$k	INVALID: not found"
 
 # A digest's signature metadata altered (one hex digit): the chain's first.
 tamper digest-signature
 k=$(dkey $R $((T0 + 60)))
 edit_side "$k" "s = d['meta']['signature']; d['meta']['signature'] = ('1' if s[0] != '1' else '2') + s[1:]"
-judge digest-signature $R "Digest file	$S3$k	INVALID: signature verification failed"
+INTEG=$(logs_listed $R $((T0 + 60)) | head -n 1)=invalid judge digest-signature $R "Digest file	$S3$k	INVALID: signature verification failed"
 
 # A signature that is not hex, or of odd length: the CLI's unhexlify fails,
 # and it prints Python's message.
@@ -428,14 +458,14 @@ judge digest-no-algorithm $R "Digest file	$S3$k	INVALID: signature verification 
 # (python-rsa takes the hash from the signature), so the digest stays valid.
 tamper digest-other-algorithm
 edit_side "$k" "d['meta']['signature-algorithm'] = 'SHA1withRSA'"
-WANT_RC=0 judge digest-other-algorithm $R
+INTEG=$(logs_listed $R $((T0 + 300)) | head -n 1)=valid WANT_RC=0 judge digest-other-algorithm $R
 
 # A digest's metadata removed (signature and signature-algorithm): the
 # second chain's first.
 tamper digest-no-metadata
 k=$(dkey $R $((T0 + 460)))
 edit_side "$k" "d['meta'] = {}"
-judge digest-no-metadata $R "Digest file	$S3$k	INVALID: signature verification failed"
+INTEG=$(logs_listed $R $((T0 + 460)) | head -n 1)=invalid judge digest-no-metadata $R "Digest file	$S3$k	INVALID: signature verification failed"
 
 # Back to the clean store: a reload leaves nothing of the tampering behind.
 cli clean-again.cli --store "$LIVE_STATE/store" --region $R
