@@ -19,6 +19,8 @@ int clock_read_file(const char *path, int64_t *out)
 	close(fd);
 	if (n < 0)
 		return -saved;
+	if (n == 0)
+		return -ENODATA;
 	text[n] = '\0';
 	char *end;
 	errno = 0;
@@ -31,11 +33,28 @@ int clock_read_file(const char *path, int64_t *out)
 	return 0;
 }
 
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t clock_now(const struct clock *c)
 {
 	if (c && c->test_file) {
-		int64_t t;
-		if (clock_read_file(c->test_file, &t) == 0)
+		int64_t t, deadline = 0;
+		int r;
+		while ((r = clock_read_file(c->test_file, &t)) == -ENODATA) {
+			int64_t now = monotonic_ms();
+			if (!deadline)
+				deadline = now + CLOCK_EMPTY_WAIT_MS;
+			else if (now >= deadline)
+				break;
+			struct timespec pause = { 0, CLOCK_EMPTY_RETRY_US * 1000L };
+			nanosleep(&pause, NULL);
+		}
+		if (r == 0)
 			return t;
 	}
 	return (int64_t)time(NULL);

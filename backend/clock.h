@@ -13,11 +13,21 @@ struct clock {
 	const char *test_file;   /* NULL: the system clock; borrowed */
 };
 
-/* Epoch seconds.  A test clock file that cannot be read or parsed falls back
- * to the system clock (and the daemon warned at start-up if it was bad then). */
+/* A test clock file found empty is taken to be in the middle of a rewrite
+ * (`echo T > FILE` truncates, then writes): it is read again, every
+ * CLOCK_EMPTY_RETRY_US, for up to CLOCK_EMPTY_WAIT_MS, before the system
+ * clock stands in.  Without this a reader polling the clock (the delivery
+ * thread reads it every 50 ms) now and then jumps to the real date. */
+#define CLOCK_EMPTY_RETRY_US 500
+#define CLOCK_EMPTY_WAIT_MS  100
+
+/* Epoch seconds.  A test clock file that cannot be read or parsed (or stays
+ * empty for CLOCK_EMPTY_WAIT_MS) falls back to the system clock (and the
+ * daemon warned at start-up if it was bad then). */
 int64_t clock_now(const struct clock *c);
 
-/* Read the test clock file: 0 and *out, or -errno / -EINVAL. */
+/* Read the test clock file: 0 and *out, -ENODATA for an empty file, or
+ * -errno / -EINVAL. */
 int clock_read_file(const char *path, int64_t *out);
 
 /* ISO-8601 UTC "YYYY-MM-DDTHH:MM:SSZ" into out (size >= 21). */

@@ -1,9 +1,11 @@
 /* Unit tests for backend/clock.c: the clock, real or from a test file, and ISO-8601 times. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,11 +34,53 @@ static void test_clock(void)
 	ok(clock_now(&c) > 1700000000, "and the system clock stands in");
 }
 
+/* The second half of `echo T > FILE`: the write after the truncation. */
+static void *late_write(void *path)
+{
+	struct timespec pause = { 0, 5 * 1000000L };   /* 5 ms */
+	nanosleep(&pause, NULL);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "1767225700\n", 11) != 11)
+			perror("late_write");
+		close(fd);
+	}
+	return NULL;
+}
+
+/* A clock file caught empty, between the truncation and the write of a
+ * rewrite, is read again rather than taken as unreadable: the time does not
+ * jump to the system clock's date. */
+static void test_clock_rewrite(void)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/clock-empty", root);
+	write_file_durable(path, "", 0, 0600);
+	int64_t t;
+	ok(clock_read_file(path, &t) == -ENODATA, "an empty clock file reads as -ENODATA");
+	struct clock c = { .test_file = path };
+	pthread_t th;
+	ok(pthread_create(&th, NULL, late_write, path) == 0, "a writer fills the file in 5 ms");
+	int64_t now = clock_now(&c);
+	pthread_join(th, NULL);
+	ok(now == 1767225700, "clock_now waits for the write instead of taking the system clock (got %lld)",
+	   (long long)now);
+	write_file_durable(path, "", 0, 0600);
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	now = clock_now(&c);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	int64_t ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	ok(now > 1700000000 && ms >= CLOCK_EMPTY_WAIT_MS - 1,
+	   "a file that stays empty: the system clock after CLOCK_EMPTY_WAIT_MS (%lld ms)", (long long)ms);
+}
+
 
 int main(void)
 {
 	testdir_make(root, sizeof root);
 	test_clock();
+	test_clock_rewrite();
 	testdir_remove(root);
 	return tap_done();
 }
