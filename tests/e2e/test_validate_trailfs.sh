@@ -4,8 +4,8 @@
 # prefix, with log files from several writing processes, an empty window, a
 # day boundary (the clock starts at 23:55 UTC), a scheduled key rotation and
 # a chain restart (logging off, later on).  Then:
-#   - clean: `trailfs validate` over the store (and over the mount, once the
-#     mount has public-keys/REGION/keys.json) prints exactly what the real,
+#   - clean: `trailfs validate` over the store and over the mount (its keys
+#     from public-keys/REGION/keys.json) prints exactly what the real,
 #     unmodified `aws cloudtrail validate-logs` (through
 #     scripts/peers/aws_validate: moto S3 and a local CloudTrail endpoint)
 #     prints, per region, plain and --verbose: every digest and log valid,
@@ -183,8 +183,7 @@ tfv_store() {
 }
 tfv_mount() {
 	local n=$1 m=$2; shift 2
-	run "$n" "$TRAILFS" validate "$m" --trail main --start-time "$ST" --end-time "$ET" --no-progress \
-		${MOUNT_KEY_ARGS[@]+"${MOUNT_KEY_ARGS[@]}"} "$@"
+	run "$n" "$TRAILFS" validate "$m" --trail main --start-time "$ST" --end-time "$ET" --no-progress "$@"
 }
 rc_of() { cat "$TF_ROOT/$1.rc"; }
 out_of() { cat "$TF_ROOT/$1.out"; }
@@ -201,53 +200,31 @@ same() {
 		diag "$(diff -u --label "$2.err" --label "$3.err" "$a.err" "$b.err")"
 	fi
 }
-# Mount mode takes the keys from the mount's public-keys/REGION/keys.json;
-# a mount without them (before that view) is given the ring as saved
-# ListPublicKeys responses (--public-keys REGION=FILE), so that digests/,
-# its xattrs and raw/ are tested all the same.
+# Mount mode takes the keys from the mount's public-keys/REGION/keys.json:
+# each region's keys.json and .pem files, against the key ring.
 mount_keys() { [ -e "$1/public-keys/us-east-1/keys.json" ] && [ -e "$1/public-keys/eu-west-1/keys.json" ]; }
-MOUNT_KEY_ARGS=()
-if mount_keys "$MNT"; then
-	for R in "${REGIONS[@]}"; do
-		eq "public-keys/$R: keys.json is the ring's ListPublicKeys, a .pem per key, each the PKCS#1 key of its MD5" ok \
-			"$(python3 - "$MNT/public-keys/$R" "$KEYS/$R" 2>&1 <<-'PY'
-			import base64, hashlib, json, os, sys
-			view, ring = sys.argv[1:]
-			want = json.load(open(ring + "/index.json"))["keys"]
-			got = json.load(open(view + "/keys.json"))["PublicKeyList"]
-			fps = sorted(k["Fingerprint"] for k in want)
-			assert sorted(k["Fingerprint"] for k in got) == fps, (got, fps)
-			assert sorted(n[:-4] for n in os.listdir(view) if n.endswith(".pem")) == fps, os.listdir(view)
-			for k in got:
-			    der = open(f"{ring}/{k['Fingerprint']}.pub", "rb").read()
-			    assert base64.b64decode(k["Value"]) == der, k["Fingerprint"]
-			    pem = open(f"{view}/{k['Fingerprint']}.pem").read().split("\n")
-			    assert pem[0] == "-----BEGIN RSA PUBLIC KEY-----", pem[0]
-			    body = base64.b64decode("".join(pem[1:pem.index("-----END RSA PUBLIC KEY-----")]))
-			    assert body == der and hashlib.md5(body).hexdigest() == k["Fingerprint"], k["Fingerprint"]
-			print("ok")
-			PY
-			)"
-	done
-else
-	for R in "${REGIONS[@]}"; do
-		python3 - "$KEYS/$R" >"$TF_ROOT/$R.keys.json" <<-'PY'
-			import base64, json, sys
-			ring = sys.argv[1]
-			out = []
-			for k in json.load(open(ring + "/index.json"))["keys"]:
-			    der = open(f"{ring}/{k['Fingerprint']}.pub", "rb").read()
-			    e = {"Value": base64.b64encode(der).decode(), "ValidityStartTime": k["ValidityStartTime"],
-			         "Fingerprint": k["Fingerprint"]}
-			    if k["ValidityEndTime"]:
-			        e["ValidityEndTime"] = k["ValidityEndTime"]
-			    out.append(e)
-			print(json.dumps({"PublicKeyList": out}))
+check "the mount has public-keys/REGION/keys.json for both regions" mount_keys "$MNT"
+for R in "${REGIONS[@]}"; do
+	eq "public-keys/$R: keys.json is the ring's ListPublicKeys, a .pem per key, each the PKCS#1 key of its MD5" ok \
+		"$(python3 - "$MNT/public-keys/$R" "$KEYS/$R" 2>&1 <<-'PY'
+		import base64, hashlib, json, os, sys
+		view, ring = sys.argv[1:]
+		want = json.load(open(ring + "/index.json"))["keys"]
+		got = json.load(open(view + "/keys.json"))["PublicKeyList"]
+		fps = sorted(k["Fingerprint"] for k in want)
+		assert sorted(k["Fingerprint"] for k in got) == fps, (got, fps)
+		assert sorted(n[:-4] for n in os.listdir(view) if n.endswith(".pem")) == fps, os.listdir(view)
+		for k in got:
+		    der = open(f"{ring}/{k['Fingerprint']}.pub", "rb").read()
+		    assert base64.b64decode(k["Value"]) == der, k["Fingerprint"]
+		    pem = open(f"{view}/{k['Fingerprint']}.pem").read().split("\n")
+		    assert pem[0] == "-----BEGIN RSA PUBLIC KEY-----", pem[0]
+		    body = base64.b64decode("".join(pem[1:pem.index("-----END RSA PUBLIC KEY-----")]))
+		    assert body == der and hashlib.md5(body).hexdigest() == k["Fingerprint"], k["Fingerprint"]
+		print("ok")
 		PY
-		MOUNT_KEY_ARGS+=(--public-keys "$R=$TF_ROOT/$R.keys.json")
-	done
-	echo "# the mount has no public-keys/REGION/keys.json: mount mode is given the ring's keys with --public-keys"
-fi
+		)"
+done
 
 # ---- the peers: moto holding a copy of the store, the CloudTrail endpoint the ring ----
 # (started from /: a server whose working directory is in the mount would
