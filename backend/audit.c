@@ -24,9 +24,17 @@ const char *audit_source(const char *name)
 		"CreateBucket", "DeleteBucket", "ListBuckets", "GetBucketPolicy",
 		"PutBucketPolicy", "DeleteBucketPolicy", "GetObject", NULL,
 	};
+	static const char *const kms[] = {
+		"CreateKey", "CreateAlias", "DescribeKey", "ListAliases", "GetKeyPolicy",
+		"PutKeyPolicy", "EnableKey", "DisableKey", "ScheduleKeyDeletion",
+		"CancelKeyDeletion", "DeleteKey", "GenerateDataKey", "Decrypt", NULL,
+	};
 	for (const char *const *p = s3; *p; p++)
 		if (!strcmp(name, *p))
 			return AUDIT_SOURCE_S3;
+	for (const char *const *p = kms; *p; p++)
+		if (!strcmp(name, *p))
+			return AUDIT_SOURCE_KMS;
 	return AUDIT_SOURCE_CLOUDTRAIL;
 }
 
@@ -146,6 +154,38 @@ static json *s3_resources(const char *account, const char *bucket, const char *k
 	return arr;
 }
 
+/* A KMS call's resources: the key. */
+static json *kms_resources(const char *account, const char *arn)
+{
+	json *arr = json_new_array();
+	json *o = arr ? json_new_object() : NULL;
+	int r = o ? json_append(arr, o) : -ENOMEM;
+	if (r < 0)
+		json_free(o);
+	if (r == 0) r = json_add_string(o, "accountId", account);
+	if (r == 0) r = json_add_string(o, "type", "AWS::KMS::Key");
+	if (r == 0) r = json_add_string(o, "ARN", arn);
+	if (r < 0) {
+		json_free(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+/* The identity of a call AWS makes itself. */
+static json *service_identity(const char *account)
+{
+	json *u = json_new_object();
+	int r = u ? json_add_string(u, "accountId", account) : -ENOMEM;
+	if (r == 0)
+		r = json_add_string(u, "invokedBy", AUDIT_AWS_INTERNAL);
+	if (r < 0) {
+		json_free(u);
+		return NULL;
+	}
+	return u;
+}
+
 /* Add item under key, or null when there is none. */
 static int add_or_null(json *o, const char *key, json **item)
 {
@@ -160,10 +200,14 @@ json *audit_record(const char *account, const char *region, int64_t now,
 	json *o = json_new_object();
 	char when[32], agent[160], request_id[EVENT_UUID_LEN + 1];
 	clock_format_iso(now, when, sizeof when);
-	snprintf(agent, sizeof agent, "trailfs/%s %s", TRAILFS_VERSION,
-		 who->program[0] ? who->program : "unknown");
+	if (c->service_event)
+		snprintf(agent, sizeof agent, "%s", AUDIT_AWS_INTERNAL);
+	else
+		snprintf(agent, sizeof agent, "trailfs/%s %s", TRAILFS_VERSION,
+			 who->program[0] ? who->program : "unknown");
 	int r = o ? event_uuid(request_id) : -ENOMEM;
-	json *identity = r == 0 ? user_identity(account, who) : NULL;
+	json *identity = r != 0 ? NULL : c->service_event ? service_identity(account)
+			 : user_identity(account, who);
 	if (r == 0 && !identity)
 		r = -ENOMEM;
 	if (r == 0) r = json_add_string(o, "eventVersion", CT_EVENT_VERSION);
@@ -175,7 +219,8 @@ json *audit_record(const char *account, const char *region, int64_t now,
 	if (r == 0) r = json_add_string(o, "eventSource", audit_source(c->name));
 	if (r == 0) r = json_add_string(o, "eventName", c->name);
 	if (r == 0) r = json_add_string(o, "awsRegion", region);
-	if (r == 0) r = json_add_string(o, "sourceIPAddress", AUDIT_SOURCE_IP);
+	if (r == 0) r = json_add_string(o, "sourceIPAddress",
+					 c->service_event ? AUDIT_AWS_INTERNAL : AUDIT_SOURCE_IP);
 	if (r == 0) r = add_cut(o, "userAgent", agent);
 	if (r == 0 && c->error && c->error->name[0]) {
 		r = add_cut(o, "errorCode", c->error->name);
@@ -192,8 +237,12 @@ json *audit_record(const char *account, const char *region, int64_t now,
 	if (r == 0 && c->bucket) {
 		json *res = s3_resources(account, c->bucket, c->key);
 		r = res ? json_add(o, "resources", res) : -ENOMEM;
+	} else if (r == 0 && c->kms_key_arn && *c->kms_key_arn) {
+		json *res = kms_resources(account, c->kms_key_arn);
+		r = res ? json_add(o, "resources", res) : -ENOMEM;
 	}
-	if (r == 0) r = json_add_string(o, "eventType", "AwsApiCall");
+	if (r == 0) r = json_add_string(o, "eventType",
+					c->service_event ? "AwsServiceEvent" : "AwsApiCall");
 	if (r == 0) r = json_add_string(o, "recipientAccountId", account);
 	json_free(identity);
 	audit_call_release(c);

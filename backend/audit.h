@@ -25,6 +25,10 @@ struct ct_caller {
 
 #define AUDIT_SOURCE_CLOUDTRAIL "cloudtrail.amazonaws.com"
 #define AUDIT_SOURCE_S3         "s3.amazonaws.com"
+#define AUDIT_SOURCE_KMS        "kms.amazonaws.com"
+/* userIdentity.invokedBy, sourceIPAddress and userAgent of the calls AWS
+ * makes itself (a key's deletion at the end of its pending window). */
+#define AUDIT_AWS_INTERNAL      "AWS Internal"
 /* sourceIPAddress of every call made through the mount: the caller is a
  * local process. */
 #define AUDIT_SOURCE_IP         "127.0.0.1"
@@ -38,13 +42,19 @@ struct audit_call {
 	json *additional;          /* additionalEventData; owned; NULL = none */
 	const char *bucket;        /* S3 calls: the bucket (resources, Host); else NULL */
 	const char *key;           /* GetObject: the object key; else NULL */
+	const char *kms_key_arn;   /* KMS calls: the key (resources AWS::KMS::Key); else NULL */
+	bool service_event;        /* made by AWS itself: eventType AwsServiceEvent, userIdentity
+				    * {accountId, invokedBy "AWS Internal"}; who is ignored */
 	const struct ct_err *error;/* a failed call: errorCode, errorMessage; else NULL */
 };
 
 /* The eventSource of an API call by its name: S3's calls (CreateBucket,
  * DeleteBucket, ListBuckets, GetBucketPolicy, PutBucketPolicy,
- * DeleteBucketPolicy, GetObject) are s3.amazonaws.com, the rest
- * cloudtrail.amazonaws.com. */
+ * DeleteBucketPolicy, GetObject) are s3.amazonaws.com; the key ring's
+ * (CreateKey, CreateAlias, DescribeKey, ListAliases, GetKeyPolicy,
+ * PutKeyPolicy, EnableKey, DisableKey, ScheduleKeyDeletion,
+ * CancelKeyDeletion, DeleteKey, GenerateDataKey, Decrypt) kms.amazonaws.com;
+ * the rest cloudtrail.amazonaws.com. */
 const char *audit_source(const char *name);
 
 /* The record of call c made by who at time now in region, for account:
@@ -53,7 +63,8 @@ const char *audit_source(const char *name);
  * uid), sourceIPAddress, userAgent ("trailfs/VERSION PROGRAM"),
  * requestParameters, responseElements, requestID (a UUID), readOnly,
  * eventType AwsApiCall, errorCode/errorMessage for a failure, resources for
- * S3 calls.  eventID and the category members are left to event_normalize.
+ * S3 and KMS calls.  A service event (c->service_event) has AWS's internal
+ * identity instead and who may be NULL.  eventID and the category members are left to event_normalize.
  * Takes ownership of c->request, c->response and c->additional (freed also
  * on failure).  NULL on allocation failure. */
 json *audit_record(const char *account, const char *region, int64_t now,

@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "chains.h"
 #include "clock.h"
+#include "ct_kms.h"
 #include "errlog.h"
 #include "fileio.h"
 #include "policy.h"
@@ -62,6 +63,7 @@ struct ct {
 	 * yet moved its cursors: a crash there redoes the run, which tells the
 	 * files again, and they must not be in a digest already. */
 	pthread_mutex_t cycle_lock;
+	struct ct_kms *kms;                 /* the key ring (ct_kms.c) */
 
 	/* The delivery thread: wakes every delivery_interval seconds, or when
 	 * poked (a full spool, StopLogging), or to stop. */
@@ -394,6 +396,11 @@ struct ct *ct_open(const struct ct_options *o, struct ct_err *err)
 		r = -EINVAL;
 		goto fail;
 	}
+	ct->kms = ct_kms_open(o->state_dir, ct->account, ct->region, o->key_deletion_days, err);
+	if (!ct->kms) {
+		r = -EINVAL;
+		goto fail;
+	}
 	ct->delivery = delivery_open_observed(o->state_dir, ct->spool, ct->store, &ct->clock,
 					      chains_delivered, ct->chains, err);
 	if (!ct->delivery) {
@@ -434,6 +441,7 @@ void ct_close(struct ct *ct)
 	delivery_close(ct->delivery);
 	chains_close(ct->chains);
 	sign_close(ct->sign);
+	ct_kms_close(ct->kms);
 	spool_close(ct->spool);
 	for (size_t i = 0; i < ct->n_trails; i++)
 		trail_release(&ct->trails[i]);
@@ -539,6 +547,18 @@ static void audit_one(struct ct *ct, const struct ct_caller *who, struct audit_c
 	audit_flush(ct, &b);
 }
 
+struct ct_kms *ct_kms_of(struct ct *ct)
+{
+	return ct->kms;
+}
+
+void ct_audit_call(struct ct *ct, const struct ct_caller *who, struct audit_call *c)
+{
+	/* A service event has no caller; the batch needs one to record. */
+	static const struct ct_caller aws_internal = { .user = "AWS Internal" };
+	audit_one(ct, c->service_event ? &aws_internal : who, c);
+}
+
 /* The ARN of trail name in the home region (trails of other home regions
  * cannot be changed from here, so this is the ARN every call names). */
 static void arn_of(const struct ct *ct, const char *name, char *out, size_t size)
@@ -557,6 +577,11 @@ static json *request_naming(const struct ct *ct, const char *call, const char *s
 	if (!strcmp(audit_source(call), AUDIT_SOURCE_S3)) {
 		if (subject && *subject)
 			r = json_add_string(o, "bucketName", subject);
+	} else if (!strcmp(audit_source(call), AUDIT_SOURCE_KMS)) {
+		/* KMS's calls name their key (CreateAlias its alias). */
+		if (subject && *subject)
+			r = json_add_string(o, !strcmp(call, "CreateAlias") ? "aliasName" : "keyId",
+					    subject);
 	} else if (!strcmp(call, "PutEventSelectors") || !strcmp(call, "GetEventSelectors")) {
 		r = json_add_string(o, "trailName", subject);
 	} else if (!strcmp(call, "AddTags") || !strcmp(call, "RemoveTags")) {
@@ -1213,9 +1238,21 @@ static int set_sns_topic(struct ct *ct, struct trail *next, const char *v, struc
 		       "topic %s (trailfs has no notification topics yet); leave sns_topic empty", v);
 }
 
-static int set_kms_key(struct ct *ct, struct trail *next, const char *v, struct ct_err *err)
+/* What a kms_key change still needs once every other check has passed: a
+ * new key for an alias that does not exist yet (the console's "create a new
+ * KMS key"), made then so that a change that fails makes no key. */
+struct kms_plan {
+	bool create;
+	char alias[KEYRING_ALIAS_MAX + 1];
+};
+
+/* kms_key: the key must exist, be Enabled and let CloudTrail encrypt for
+ * this trail (ct_kms_trail_key); the trail keeps the key's ARN, as
+ * GetTrail's KmsKeyId shows it. */
+static int set_kms_key(struct ct *ct, struct trail *next, const char *v, struct kms_plan *kp,
+		       struct ct_err *err)
 {
-	(void)ct;
+	kp->create = false;
 	if (!*v) {
 		next->kms_key_arn[0] = '\0';
 		return 0;
@@ -1223,9 +1260,12 @@ static int set_kms_key(struct ct *ct, struct trail *next, const char *v, struct 
 	int r = validate_kms_key_id(v, 0, err);
 	if (r < 0)
 		return r;
-	return ct_fail(err, "KmsKeyNotFoundException",
-		       "KMS key %s does not exist (trailfs has no key ring yet); leave kms_key "
-		       "empty for unencrypted log files", v);
+	char arn[CT_ARN_MAX + 1], key[KEYRING_ARN_MAX];
+	trail_arn(next, arn, sizeof arn);
+	r = ct_kms_trail_key(ct, v, arn, key, &kp->create, kp->alias, err);
+	if (r == 0 && !kp->create)
+		snprintf(next->kms_key_arn, sizeof next->kms_key_arn, "%s", key);
+	return r;
 }
 
 static int set_log_group(struct ct *ct, struct trail *next, const char *v, struct ct_err *err)
@@ -1245,7 +1285,7 @@ static int set_log_group(struct ct *ct, struct trail *next, const char *v, struc
 }
 
 static int apply_update(struct ct *ct, struct trail *next, const struct ct_update *u,
-			bool *bucket_check, struct ct_err *err)
+			bool *bucket_check, struct kms_plan *kp, struct ct_err *err)
 {
 	int r = 0;
 	if (u->bucket && strcmp(u->bucket, next->bucket)) {
@@ -1266,7 +1306,7 @@ static int apply_update(struct ct *ct, struct trail *next, const struct ct_updat
 	    (r = set_sns_topic(ct, next, u->sns_topic, err)) < 0)
 		return r;
 	if (u->kms_key && strcmp(u->kms_key, next->kms_key_arn) &&
-	    (r = set_kms_key(ct, next, u->kms_key, err)) < 0)
+	    (r = set_kms_key(ct, next, u->kms_key, kp, err)) < 0)
 		return r;
 	if (u->log_group_arn && strcmp(u->log_group_arn, next->log_group_arn) &&
 	    (r = set_log_group(ct, next, u->log_group_arn, err)) < 0)
@@ -1463,7 +1503,8 @@ int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
 		goto out;
 	}
 	bool bucket_check = false;
-	if (c->update && (r = apply_update(ct, &next, c->update, &bucket_check, err)) < 0)
+	struct kms_plan kp = { .create = false };
+	if (c->update && (r = apply_update(ct, &next, c->update, &bucket_check, &kp, err)) < 0)
 		goto out;
 	if (c->selectors) {
 		stage = "PutEventSelectors";
@@ -1487,6 +1528,18 @@ int ct_apply(struct ct *ct, const struct ct_caller *who, const char *name,
 		goto out;
 	if (flags & CT_DRY_RUN)
 		goto out;
+	if (kp.create) {
+		char tarn[CT_ARN_MAX + 1], key[KEYRING_ARN_MAX];
+		struct audit_call calls[2];
+		size_t n_calls = 0;
+		trail_arn(&next, tarn, sizeof tarn);
+		r = ct_kms_create_for_trail(ct, b.who, kp.alias, tarn, key, calls, &n_calls, err);
+		if (r < 0)
+			goto out;
+		snprintf(next.kms_key_arn, sizeof next.kms_key_arn, "%s", key);
+		for (size_t k = 0; k < n_calls; k++)
+			audit_add(ct, &b, &calls[k]);
+	}
 
 	/* Persist the list as it will be, then swap the new trail in. */
 	struct trail *list = malloc(ct->n_trails * sizeof *list);
@@ -1981,6 +2034,7 @@ static void *deliverer(void *p)
 		ct->wake_digests = false;
 		uint64_t mine = ++ct->ticks_begun;
 		pthread_mutex_unlock(&ct->wake_lock);
+		ct_kms_tick(ct);
 		if (deliveries)
 			last_test_time = ct_now(ct);
 		tick(ct, deliveries);

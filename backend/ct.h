@@ -50,6 +50,7 @@ struct ct_options {
 	unsigned digest_interval;    /* seconds per digest window; 0: 3600 */
 	uint64_t key_rotation;       /* rotate a region's signing key when it is this
 				      * many seconds old; 0: never */
+	unsigned key_deletion_days;  /* the key ring's pending window, 7..30; 0: 30 */
 };
 
 #define CT_DELIVERY_INTERVAL_DEFAULT 300

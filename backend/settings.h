@@ -47,4 +47,24 @@ int settings_bucket_check(struct ct *ct, const struct ct_caller *who, const char
 int settings_bucket_apply(struct ct *ct, const struct ct_caller *who, const char *bucket,
 			  const char *text, size_t len, struct ct_err *err);
 
+/* A key directory's files (keys/NAME/, settings_keys.c): id and arn
+ * (read-only: DescribeKey), state (DescribeKey; writing Enabled is
+ * EnableKey, Disabled DisableKey or, for a key pending deletion,
+ * CancelKeyDeletion), policy.json (GetKeyPolicy / PutKeyPolicy).  state
+ * reads "Enabled", "Disabled", or "PendingDeletion" and on a second line
+ * the deletion date (ISO 8601 UTC). */
+#define SETTINGS_KEY_POLICY "policy.json"
+enum setting_access settings_key_file(const char *name);
+/* The key directory's files, in listing order; NULL-terminated, static. */
+const char *const *settings_key_files(void);
+int settings_key_read(struct ct *ct, const struct ct_caller *who, const char *key,
+		      const char *file, struct buf *out, struct ct_err *err);
+/* As settings_check: a value that may still grow fails only for faults no
+ * continuation could repair (policy.json: a document that parses is checked
+ * whole; one that does not yet parse must at least start with '{'). */
+int settings_key_check(struct ct *ct, const struct ct_caller *who, const char *key,
+		       const char *file, const char *text, size_t len, struct ct_err *err);
+int settings_key_apply(struct ct *ct, const struct ct_caller *who, const char *key,
+		       const char *file, const char *text, size_t len, struct ct_err *err);
+
 #endif

@@ -25,6 +25,7 @@ struct options {
 	char *test_clock;
 	char *delivery_interval;
 	char *spool_max;
+	char *key_deletion_days;
 	char *ingest_group;
 	char *digest_interval;
 	char *key_rotation;
@@ -46,6 +47,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("test_clock=%s", test_clock),
 	OPT("delivery_interval=%s", delivery_interval),
 	OPT("spool_max=%s", spool_max),
+	OPT("key_deletion_days=%s", key_deletion_days),
 	OPT("ingest_group=%s", ingest_group),
 	OPT("digest_interval=%s", digest_interval),
 	OPT("key_rotation=%s", key_rotation),
@@ -77,6 +79,7 @@ static void options_release(struct options *o)
 	free(o->test_clock);
 	free(o->delivery_interval);
 	free(o->spool_max);
+	free(o->key_deletion_days);
 	free(o->ingest_group);
 	free(o->digest_interval);
 	free(o->key_rotation);
@@ -127,9 +130,22 @@ static int parse_seconds(const char *name, const char *text, unsigned long min,
 /* Options that are numbers or names, checked before anything starts. */
 static int check_options(const struct options *o, unsigned *interval, uint64_t *spool_max,
 			 gid_t *gid, bool *gid_set, unsigned *digest_interval,
-			 uint64_t *key_rotation)
+			 uint64_t *key_rotation, unsigned *key_days)
 {
 	*interval = 0;
+	*key_days = 0;
+	if (o->key_deletion_days) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(o->key_deletion_days, &end, 10);
+		if (errno || end == o->key_deletion_days || *end || v < 7 || v > 30 ||
+		    o->key_deletion_days[0] == '-') {
+			fprintf(stderr, "trailfs: key_deletion_days=%s: give whole days from 7 to 30, "
+				"as KMS's PendingWindowInDays\n", o->key_deletion_days);
+			return -1;
+		}
+		*key_days = (unsigned)v;
+	}
 	*spool_max = 0;
 	*gid_set = false;
 	*digest_interval = 0;
@@ -189,6 +205,8 @@ static void usage(const char *prog)
 	       "                           old (default 0: never)\n"
 	       "    -o verify_reads        opening a log file whose digest says it was changed\n"
 	       "                           (user.trailfs.integrity invalid) fails with EIO\n"
+	       "    -o key_deletion_days=N the pending window of a key's deletion (rmdir keys/NAME),\n"
+	       "                           7 to 30 days (default 30)\n"
 	       "    -o allow_other         let other users read (implies default_permissions)\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
@@ -316,8 +334,9 @@ int main(int argc, char **argv)
 	bool ingest_gid_set;
 	unsigned digest_interval;
 	uint64_t key_rotation;
+	unsigned key_days;
 	if (check_options(&o, &interval, &spool_max, &ingest_gid, &ingest_gid_set, &digest_interval,
-			  &key_rotation) < 0) {
+			  &key_rotation, &key_days) < 0) {
 		free(state);
 		free(store);
 		free(test_clock);
@@ -331,6 +350,7 @@ int main(int argc, char **argv)
 		.region = o.region, .regions = o.regions, .test_clock = test_clock,
 		.delivery_interval = interval, .spool_max = spool_max,
 		.digest_interval = digest_interval, .key_rotation = key_rotation,
+		.key_deletion_days = key_days,
 	};
 	struct ct_err err;
 	ct_err_clear(&err);

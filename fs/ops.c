@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ct_kms.h"
 #include "fs.h"
 #include "settings.h"
 #include "store.h"
@@ -33,7 +34,13 @@ enum kind {
 	N_BUCKETS, N_BUCKET, N_POLICY, N_BUCKET_SCRATCH,
 	N_EVENTS, N_VIEW_DIR, N_VIEW_FILE,
 	N_PUBKEYS, N_PUBKEYS_REGION, N_PUBKEY_FILE, N_PUBKEYS_ROTATE,
+	N_KEYS, N_KEY, N_KEY_FILE, N_KEY_SCRATCH,
 };
+
+static bool is_scratch(enum kind k)
+{
+	return k == N_TRAIL_SCRATCH || k == N_BUCKET_SCRATCH || k == N_KEY_SCRATCH;
+}
 
 /* /public-keys/REGION/: the region's signing keys as ListPublicKeys gives
  * them (keys.json), each as FINGERPRINT.pem, and rotate (write "now"). */
@@ -46,7 +53,7 @@ struct where {
 	enum kind kind;
 	char path[PATH_CAP];
 	char dir[PATH_CAP];             /* the directory, for scratch files */
-	char name[NAME_MAX + 1];        /* trail or bucket */
+	char name[NAME_MAX + 1];        /* trail, bucket or key (its alias's NAME) */
 	char file[NAME_MAX + 1];        /* the file inside it */
 	enum ct_view view;              /* N_VIEW_*: logs/, raw/ or digests/ */
 	char sub[PATH_CAP];             /* N_VIEW_*: the path below the view */
@@ -92,9 +99,10 @@ static void classify(const char *path, struct where *w)
 		return;
 	}
 	bool trails = !strcmp(parts[0], "trails"), buckets = !strcmp(parts[0], "buckets");
+	bool keys = !strcmp(parts[0], "keys");
 	if (n == 1) {
 		w->kind = !strcmp(parts[0], "errors") ? N_ERRORS : !strcmp(parts[0], "events") ? N_EVENTS
-			: trails ? N_TRAILS : buckets ? N_BUCKETS
+			: trails ? N_TRAILS : buckets ? N_BUCKETS : keys ? N_KEYS
 			: !strcmp(parts[0], "public-keys") ? N_PUBKEYS : N_NONE;
 		return;
 	}
@@ -108,11 +116,11 @@ static void classify(const char *path, struct where *w)
 		}
 		return;
 	}
-	if (!trails && !buckets)
+	if (!trails && !buckets && !keys)
 		return;
 	snprintf(w->name, sizeof w->name, "%s", parts[1]);
 	if (n == 2) {
-		w->kind = trails ? N_TRAIL : N_BUCKET;
+		w->kind = trails ? N_TRAIL : buckets ? N_BUCKET : N_KEY;
 		return;
 	}
 	snprintf(w->file, sizeof w->file, "%s", parts[2]);
@@ -133,7 +141,9 @@ static void classify(const char *path, struct where *w)
 	}
 	if (n > 3)
 		return;
-	if (trails)
+	if (keys)
+		w->kind = settings_key_file(parts[2]) != SETTING_NONE ? N_KEY_FILE : N_KEY_SCRATCH;
+	else if (trails)
 		w->kind = settings_trail_file(parts[2]) != SETTING_NONE ? N_SETTING : N_TRAIL_SCRATCH;
 	else
 		w->kind = !strcmp(parts[2], SETTINGS_BUCKET_POLICY) ? N_POLICY : N_BUCKET_SCRATCH;
@@ -178,9 +188,14 @@ static bool exists(struct fs *fs, const struct where *w)
 	switch (w->kind) {
 	case N_NONE: return false;
 	case N_ROOT: case N_ERRORS: case N_TRAILS: case N_BUCKETS: case N_EVENTS: case N_PUBKEYS:
+	case N_KEYS:
 		return true;
 	case N_PUBKEYS_REGION: case N_PUBKEYS_ROTATE: return ct_region_known(fs->ct, w->name);
 	case N_PUBKEY_FILE: return pubkey_file_exists(fs, w);
+	case N_KEY: case N_KEY_FILE: return ct_kms_exists(fs->ct, w->name);
+	case N_KEY_SCRATCH:
+		return ct_kms_exists(fs->ct, w->name) &&
+		       scratch_stat(&fs->scratch, w->dir, w->file, &st) == 0;
 	case N_VIEW_DIR: case N_VIEW_FILE: {
 		bool dir;
 		uint64_t size;
@@ -204,7 +219,8 @@ static bool exists(struct fs *fs, const struct where *w)
 static bool is_dir(enum kind k)
 {
 	return k == N_ROOT || k == N_TRAILS || k == N_TRAIL || k == N_BUCKETS || k == N_BUCKET ||
-	       k == N_VIEW_DIR || k == N_PUBKEYS || k == N_PUBKEYS_REGION;
+	       k == N_VIEW_DIR || k == N_PUBKEYS || k == N_PUBKEYS_REGION || k == N_KEYS ||
+	       k == N_KEY;
 }
 
 /* The caller, for /errors and (later) for the events every action makes. */
@@ -270,8 +286,13 @@ static size_t content_size(struct fs *fs, const struct where *w)
 		if (ct_render_errors(fs->ct, &b) == 0)
 			n = b.len;
 		break;
+	case N_KEY_FILE:
+		if (settings_key_read(fs->ct, NULL, w->name, w->file, &b, NULL) == 0)
+			n = b.len;
+		break;
 	case N_TRAIL_SCRATCH:
 	case N_BUCKET_SCRATCH:
+	case N_KEY_SCRATCH:
 		if (scratch_stat(&fs->scratch, w->dir, w->file, &st) == 0)
 			n = st.size;
 		break;
@@ -338,6 +359,12 @@ static void fill_stat(struct fs *fs, const struct where *w, fuse_ino_t ino, stru
 			break;
 		case N_POLICY:
 			st->st_mode = S_IFREG | 0644;
+			break;
+		case N_KEY_FILE:
+			/* Only the mount owner administers keys: the same modes
+			 * as a trail's settings. */
+			st->st_mode = S_IFREG |
+				(settings_key_file(w->file) == SETTING_RW ? 0644 : 0444);
 			break;
 		default:
 			st->st_mode = S_IFREG | 0600;
@@ -461,7 +488,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	bool scratch = w.kind == N_TRAIL_SCRATCH || w.kind == N_BUCKET_SCRATCH;
+	bool scratch = is_scratch(w.kind);
 	int r = 0;
 	if (scratch) {
 		if (to_set & FUSE_SET_ATTR_SIZE)
@@ -506,11 +533,14 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		r = ct_create_trail(fs->ct, &who, w.name, &err);
 	else if (w.kind == N_BUCKET)
 		r = ct_create_bucket(fs->ct, &who, w.name, &err);
+	else if (w.kind == N_KEY)
+		r = ct_kms_create(fs->ct, &who, w.name, &err);
 	else if (exists(fs, &w))
 		r = -EEXIST;
 	else
 		r = ct_fail(&err, "OperationNotPermittedException",
-			    "directories are made only in /trails (a trail) and /buckets (a bucket)");
+			    "directories are made only in /trails (a trail), /buckets (a bucket) "
+			    "and /keys (a key)");
 	if (r < 0) {
 		fail(req, "mkdir", w.path, r, &err);
 		return;
@@ -534,15 +564,24 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (w.kind == N_BUCKET)
 		r = bucket_name_plausible(w.name) ? ct_delete_bucket(fs->ct, &who, w.name, &err)
 						  : -ENOENT;
+	else if (w.kind == N_KEY)
+		r = ct_kms_exists(fs->ct, w.name)
+			? ct_kms_schedule_deletion(fs->ct, &who, w.name, &err) : -ENOENT;
 	else if (!exists(fs, &w))
 		r = -ENOENT;
 	else if (!is_dir(w.kind))
 		r = -ENOTDIR;
 	else
 		r = ct_fail(&err, "OperationNotPermittedException",
-			    "only trails and buckets can be removed");
+			    "only trails, buckets and keys can be removed");
 	if (r < 0) {
 		fail(req, "rmdir", w.path, r, &err);
+		return;
+	}
+	/* A key pending deletion stays listed (and its editors' files with
+	 * it) until its window ends. */
+	if (w.kind == N_KEY) {
+		fuse_reply_err(req, 0);
 		return;
 	}
 	char dir[PATH_CAP + 8];
@@ -632,6 +671,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		if (r == 0) r = list_add(l, "buckets", true);
 		if (r == 0) r = list_add(l, "errors", false);
 		if (r == 0) r = list_add(l, "events", false);
+		if (r == 0) r = list_add(l, "keys", true);
 		if (r == 0) r = list_add(l, "public-keys", true);
 		if (r == 0) r = list_add(l, "trails", true);
 		break;
@@ -654,6 +694,19 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			r = list_add(l, pem, false);
 		}
 		sign_public_keys_free(keys, nk);
+		break;
+	}
+	case N_KEYS:
+		if (r == 0 && (r = ct_kms_list(fs->ct, &who, &names, &n)) == 0)
+			r = list_names(l, names, n, true);
+		break;
+	case N_KEY: {
+		char dir[PATH_CAP];
+		snprintf(dir, sizeof dir, "/keys/%s", w.name);
+		for (const char *const *f = settings_key_files(); r == 0 && *f; f++)
+			r = list_add(l, *f, false);
+		if (r == 0)
+			r = list_scratch(fs, l, dir);
 		break;
 	}
 	case N_TRAILS:
@@ -802,7 +855,7 @@ static struct handle *handle_new(const struct where *w)
 	h->w = *w;
 	buf_init(&h->snapshot, 512u * 1024 * 1024);
 	buf_init(&h->pending, CT_SETTING_MAX);
-	h->scratch = w->kind == N_TRAIL_SCRATCH || w->kind == N_BUCKET_SCRATCH;
+	h->scratch = is_scratch(w->kind);
 	h->events = w->kind == N_EVENTS;
 	if (h->events)
 		event_stream_init(&h->stream);
@@ -833,7 +886,8 @@ static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 	bool wants_write = acc != O_RDONLY;
 	if (wants_write && (w->kind == N_ERRORS || w->kind == N_VIEW_FILE ||
 			    w->kind == N_PUBKEY_FILE ||
-			    (w->kind == N_SETTING && settings_trail_file(w->file) != SETTING_RW))) {
+			    (w->kind == N_SETTING && settings_trail_file(w->file) != SETTING_RW) ||
+			    (w->kind == N_KEY_FILE && settings_key_file(w->file) != SETTING_RW))) {
 		char msg[NAME_MAX + 64];
 		snprintf(msg, sizeof msg, "%s is read-only",
 			 w->kind == N_ERRORS ? "errors" : w->kind == N_VIEW_FILE ? "a delivered file"
@@ -868,6 +922,7 @@ static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 		case N_SETTING: r = settings_read(fs->ct, &who, w->name, w->file, &h->snapshot, &err); break;
 		case N_POLICY: r = settings_bucket_read(fs->ct, &who, w->name, &h->snapshot, &err); break;
 		case N_ERRORS: r = ct_render_errors(fs->ct, &h->snapshot); break;
+		case N_KEY_FILE: r = settings_key_read(fs->ct, &who, w->name, w->file, &h->snapshot, &err); break;
 		case N_VIEW_FILE:
 			r = verify_read(fs, w, &err);
 			if (r == 0)
@@ -945,7 +1000,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 			open_handle(req, fs, &w, fi, true);
 		return;
 	}
-	if (w.kind != N_TRAIL_SCRATCH && w.kind != N_BUCKET_SCRATCH) {
+	if (!is_scratch(w.kind)) {
 		refuse(req, "create", w.path, "OperationNotPermittedException",
 		       "files cannot be created here: trails are made with mkdir in /trails, "
 		       "and a trail's settings are its existing files");
@@ -1014,6 +1069,9 @@ static int check(struct fs *fs, const struct ct_caller *who, const struct handle
 	if (h->w.kind == N_POLICY)
 		return settings_bucket_check(fs->ct, who, h->w.name, h->pending.data,
 					     h->pending.len, err);
+	if (h->w.kind == N_KEY_FILE)
+		return settings_key_check(fs->ct, who, h->w.name, h->w.file, h->pending.data,
+					  h->pending.len, err);
 	return settings_check(fs->ct, who, h->w.name, h->w.file, h->pending.data,
 			      h->pending.len, err);
 }
@@ -1027,6 +1085,8 @@ static int apply(struct fs *fs, const struct ct_caller *who, const struct where 
 	}
 	if (w->kind == N_POLICY)
 		return settings_bucket_apply(fs->ct, who, w->name, text, len, err);
+	if (w->kind == N_KEY_FILE)
+		return settings_key_apply(fs->ct, who, w->name, w->file, text, len, err);
 	int r = settings_apply(fs->ct, who, w->name, w->file, text, len, err);
 	/* The views show the trail's delivery location: when it may have
 	 * moved, whatever the kernel keeps of them is stale. */
@@ -1256,7 +1316,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (w.kind == N_TRAIL_SCRATCH || w.kind == N_BUCKET_SCRATCH) {
+	if (is_scratch(w.kind)) {
 		r = scratch_remove(&fs->scratch, w.dir, w.file);
 		fuse_reply_err(req, r < 0 ? -r : 0);
 		return;
@@ -1292,7 +1352,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		       "(rmdir)");
 		return;
 	}
-	bool from_scratch = from.kind == N_TRAIL_SCRATCH || from.kind == N_BUCKET_SCRATCH;
+	bool from_scratch = is_scratch(from.kind);
 	if (!from_scratch || strcmp(from.dir, to.dir) || (flags & RENAME_EXCHANGE)) {
 		refuse(req, "rename", from.path, "OperationNotPermittedException",
 		       is_dir(from.kind) ? "this directory cannot be renamed"
@@ -1304,14 +1364,15 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		fuse_reply_err(req, EEXIST);
 		return;
 	}
-	if (to.kind == N_TRAIL_SCRATCH || to.kind == N_BUCKET_SCRATCH) {
+	if (is_scratch(to.kind)) {
 		r = scratch_rename(&fs->scratch, from.dir, from.file, to.file);
 		if (r == 0)
 			nodes_move(&fs->nodes, from.path, to.path);
 		fuse_reply_err(req, r < 0 ? -r : 0);
 		return;
 	}
-	if (to.kind == N_SETTING && settings_trail_file(to.file) != SETTING_RW) {
+	if ((to.kind == N_SETTING && settings_trail_file(to.file) != SETTING_RW) ||
+	    (to.kind == N_KEY_FILE && settings_key_file(to.file) != SETTING_RW)) {
 		char msg[NAME_MAX + 32];
 		snprintf(msg, sizeof msg, "%s is read-only", to.file);
 		refuse(req, "rename", to.path, "OperationNotPermittedException", msg);
@@ -1370,7 +1431,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		int r = child_of(fs, parent, name, &w);
 		if (r == 0 && exists(fs, &w))
 			r = -EEXIST;
-		else if (r == 0 && w.kind != N_TRAIL_SCRATCH && w.kind != N_BUCKET_SCRATCH)
+		else if (r == 0 && !is_scratch(w.kind))
 			r = 1;
 		if (r == 0) {
 			const struct fuse_ctx *x = fuse_req_ctx(req);
