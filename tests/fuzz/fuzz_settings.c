@@ -1,13 +1,15 @@
-/* Fuzz harness for the settings parsers (backend/settings.c): every trail
- * setting and a bucket's policy.json, through both the in-write check and
- * the apply at close, on one engine in a private temporary directory.
- * The first byte picks the file; the rest is what was written. */
+/* Fuzz harness for the settings parsers (backend/settings.c,
+ * backend/settings_keys.c): every trail setting, a bucket's policy.json and
+ * a key's state and policy.json, through both the in-write check and the
+ * apply at close, on one engine in a private temporary directory.  The
+ * first byte picks the file; the rest is what was written. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ct.h"
+#include "ct_kms.h"
 #include "settings.h"
 
 static struct ct *engine(void)
@@ -24,7 +26,8 @@ static struct ct *engine(void)
 	struct ct_err err;
 	ct = ct_open(&o, &err);
 	if (!ct || ct_create_trail(ct, NULL, "fuzz", &err) < 0 ||
-	    ct_create_bucket(ct, NULL, "fuzz-bucket", &err) < 0)
+	    ct_create_bucket(ct, NULL, "fuzz-bucket", &err) < 0 ||
+	    ct_kms_create(ct, NULL, "fuzz", &err) < 0)
 		abort();
 	return ct;
 }
@@ -38,13 +41,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = 0;
 	while (files[n])
 		n++;
-	size_t pick = data[0] % (n + 1);
+	size_t pick = data[0] % (n + 3);
 	const char *text = (const char *)data + 1;
 	size_t len = size - 1;
 	struct ct_err err;
 	struct buf out;
 	buf_init(&out, 1 << 22);
-	if (pick == n) {
+	if (pick > n) {
+		/* A key's writable files; the key must stay readable. */
+		const char *file = pick == n + 1 ? "state" : SETTINGS_KEY_POLICY;
+		settings_key_check(ct, NULL, "fuzz", file, text, len, &err);
+		settings_key_apply(ct, NULL, "fuzz", file, text, len, &err);
+		if (settings_key_read(ct, NULL, "fuzz", file, &out, &err) < 0)
+			abort();
+	} else if (pick == n) {
 		settings_bucket_check(ct, NULL, "fuzz-bucket", text, len, &err);
 		settings_bucket_apply(ct, NULL, "fuzz-bucket", text, len, &err);
 		settings_bucket_read(ct, NULL, "fuzz-bucket", &out, &err);

@@ -170,7 +170,7 @@ static void test_update(struct ct *ct)
 	ok(ct_update_trail(ct, NULL, "main", &u4, 0, &err) == 0, "single-region without global events");
 
 	struct ct_update u5 = CT_UPDATE_INIT;
-	u5.kms_key = "alias/audit";
+	u5.kms_key = "11111111-2222-3333-4444-555555555555";
 	ok(ct_update_trail(ct, NULL, "main", &u5, 0, &err) == -ENOENT &&
 	   !strcmp(err.name, "KmsKeyNotFoundException"), "an unknown key: KmsKeyNotFound");
 	u5.kms_key = "alias/aws/bad";
