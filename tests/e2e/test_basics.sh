@@ -6,7 +6,7 @@
 tf_start || done_testing
 cd "$MNT" || exit 1
 
-eq "the root lists the tree" "buckets errors events public-keys trails" "$(ls | tr '\n' ' ' | sed 's/ $//')"
+eq "the root lists the tree" "buckets errors events keys public-keys trails" "$(ls | tr '\n' ' ' | sed 's/ $//')"
 eq "no trails at first" "" "$(ls trails)"
 eq "errors is empty at first" "" "$(cat errors)"
 

@@ -93,7 +93,7 @@ refused "a good change beside a bad tag is refused" "Invalid argument" \
 	InvalidTagParameterException "cat $C > $T/config.json"
 eq "tags are unchanged" "team=security
 env=prod" "$(cat $T/tags)"
-edit '.KmsKeyId="alias/audit" | .IsLogging=false'
+edit '.KmsKeyId="1234abcd-12ab-34cd-56ef-1234567890ab" | .IsLogging=false'
 refused "a key that does not exist is refused" "No such file or directory" \
 	KmsKeyNotFoundException "cat $C > $T/config.json"
 eq "config.json is still unchanged" "$(cat "$TF_ROOT/orig")" "$(cat $T/config.json)"

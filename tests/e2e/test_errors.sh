@@ -14,7 +14,7 @@ n_errors() { wc -l < errors; }
 LINE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z uid=[0-9]+ [a-z]+ /[^ ]* [A-Za-z0-9]+: .+$'
 
 eq "/errors is empty at first" "" "$(cat errors)"
-eq "the root lists it" "buckets errors events public-keys trails" "$(ls | tr '\n' ' ' | sed 's/ $//')"
+eq "the root lists it" "buckets errors events keys public-keys trails" "$(ls | tr '\n' ' ' | sed 's/ $//')"
 eq "it is a read-only file" "-r--r--r--" "$(stat -c %A errors)"
 check "mkdir trails/main" mkdir "$T"
 eq "a success leaves nothing" 0 "$(n_errors)"

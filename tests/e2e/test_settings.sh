@@ -221,8 +221,9 @@ eq "it replaced the 50" "$k128=v" "$(cat $T/tags)"
 check "echo > tags clears them" bash -c "echo > $T/tags"
 eq "no tags" "" "$(cat $T/tags)"
 
-# ---- kms_key, sns_topic, cloudwatch_logs_group: nothing exists yet ----
-for v in alias/audit arn:aws:kms:us-east-1:$account:key/1234abcd-12ab-34cd-56ef-1234567890ab \
+# ---- kms_key (test_keys.sh has the key ring), sns_topic, cloudwatch_logs_group ----
+for v in arn:aws:kms:eu-west-1:$account:alias/audit \
+	 arn:aws:kms:us-east-1:$account:key/1234abcd-12ab-34cd-56ef-1234567890ab \
 	 1234abcd-12ab-34cd-56ef-1234567890ab; do
 	refused "kms_key ${v:0:20}... is well formed but there is no such key" \
 		"No such file or directory" KmsKeyNotFoundException "echo $v > $T/kms_key"
