@@ -36,7 +36,7 @@ wait_count() { # JQ-CONDITION N
 kms='.eventSource == "kms.amazonaws.com"'
 
 # ---- mkdir, ls, cat ----
-eq "keys/ is listed at the root" "buckets errors events keys trails" "$(ls | paste -sd' ')"
+eq "keys/ is listed at the root" "buckets errors events keys public-keys trails" "$(ls | paste -sd' ')"
 eq "keys/ starts empty" "" "$(ls keys)"
 check "mkdir keys/app" mkdir keys/app
 eq "ls keys" app "$(ls keys)"
