@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "chains.h"
 #include "clock.h"
+#include "crypto.h"
 #include "ct_kms.h"
 #include "errlog.h"
 #include "fileio.h"
@@ -247,6 +248,27 @@ static int new_account(char out[CT_ACCOUNT_LEN + 1])
 	return 0;
 }
 
+/* The delivery's sealer: a trail with a kms_key has each log file
+ * envelope-encrypted with that key (ct_kms_seal); others are stored as
+ * they are. */
+static int seal_log(void *p, const char *trail, const void *gz, size_t len, struct buf *out,
+		    struct store_object_info *info, char *why, size_t size)
+{
+	struct ct *ct = p;
+	char key[CT_ARN_MAX + 1] = "", arn[CT_ARN_MAX + 1] = "";
+	pthread_rwlock_rdlock(&ct->lock);
+	ssize_t i = find_locked(ct, trail);
+	if (i >= 0 && ct->trails[i].kms_key_arn[0]) {
+		snprintf(key, sizeof key, "%s", ct->trails[i].kms_key_arn);
+		trail_arn(&ct->trails[i], arn, sizeof arn);
+	}
+	pthread_rwlock_unlock(&ct->lock);
+	if (!key[0])
+		return 0;
+	int r = ct_kms_seal(ct, key, arn, gz, len, out, info, why, size);
+	return r < 0 ? r : 1;
+}
+
 struct ct *ct_open(const struct ct_options *o, struct ct_err *err)
 {
 	struct ct *ct = calloc(1, sizeof *ct);
@@ -401,8 +423,8 @@ struct ct *ct_open(const struct ct_options *o, struct ct_err *err)
 		r = -EINVAL;
 		goto fail;
 	}
-	ct->delivery = delivery_open_observed(o->state_dir, ct->spool, ct->store, &ct->clock,
-					      chains_delivered, ct->chains, err);
+	ct->delivery = delivery_open_sealed(o->state_dir, ct->spool, ct->store, &ct->clock,
+					    chains_delivered, ct->chains, seal_log, ct, err);
 	if (!ct->delivery) {
 		r = -EINVAL;
 		goto fail;
@@ -2427,7 +2449,10 @@ int ct_view_stat(struct ct *ct, const char *trail, enum ct_view view, const char
 		*mtime = info.mtime;
 		*size = info.size;
 		const char *lines = store_meta_get(&info, META_LINES_SIZE);
-		if (view == CT_VIEW_LOGS && lines) {
+		int64_t plain = ct_kms_plain_len(&info);
+		if (view == CT_VIEW_RAW && plain >= 0) {
+			*size = (uint64_t)plain;   /* raw/ shows the decrypted bytes */
+		} else if (view == CT_VIEW_LOGS && lines) {
 			*size = strtoull(lines, NULL, 10);
 		} else if (view_inflated(view)) {
 			/* Not a log file of ours (or a digest, whose text is
@@ -2471,7 +2496,7 @@ static void audit_get_object(struct ct *ct, const struct ct_caller *who, const c
 }
 
 int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
-		 enum ct_view view, const char *sub, struct buf *out)
+		 enum ct_view view, const char *sub, struct buf *out, struct ct_err *err)
 {
 	int depth = view_depth(sub);
 	if (depth < 0)
@@ -2482,13 +2507,26 @@ int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
 	struct buf key, obj;
 	buf_init(&key, 2048);
 	buf_init(&obj, VIEW_FILE_MAX);
+	struct store_object_info info;
+	memset(&info, 0, sizeof info);
 	int r = view_key(ct, trail, view, sub, depth, bucket, &key);
 	if (r == 0)
-		r = ct_get_object(ct, bucket, key.data, view == CT_VIEW_RAW ? out : &obj, NULL);
+		r = ct_get_object(ct, bucket, key.data, &obj, &info);
+	/* An encrypted log file is decrypted (whole, its tag verified) for a
+	 * caller its key's policy allows, before anything is shown; digests
+	 * are never encrypted. */
+	bool sealed = r == 0 && view != CT_VIEW_DIGESTS && ct_kms_plain_len(&info) >= 0;
+	if (r == 0 && view != CT_VIEW_DIGESTS)
+		r = ct_kms_open_object(ct, who, &info, &obj, err);
 	if (r == 0)
-		audit_get_object(ct, who, bucket, key.data, view == CT_VIEW_RAW ? out->len : obj.len);
+		audit_get_object(ct, who, bucket, key.data, obj.len);
 	if (r == 0 && view_inflated(view))
 		r = view_text(view, &obj, out);
+	else if (r == 0)
+		r = buf_add(out, obj.data, obj.len);
+	if (sealed)
+		crypto_wipe(obj.data, obj.len);
+	store_object_info_release(&info);
 	buf_release(&obj);
 	buf_release(&key);
 	return r;

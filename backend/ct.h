@@ -294,11 +294,16 @@ int ct_view_list(struct ct *ct, const char *trail, enum ct_view view, const char
 int ct_view_stat(struct ct *ct, const char *trail, enum ct_view view, const char *sub,
 		 bool *dir, uint64_t *size, int64_t *mtime);
 /* A file's content: in logs/ the records one per line, in raw/ the
- * object's bytes.  -ENOENT, -EISDIR, -EIO for a damaged object.  With a
+ * object's bytes (decrypted, as an S3 GET of an SSE-KMS object returns
+ * them).  An encrypted log file is decrypted for who when its key's policy
+ * allows who kms:Decrypt (ct_kms_open_object): -EACCES otherwise, -EIO for
+ * a tampered object or a destroyed key, with err (may be NULL) saying why
+ * for /errors.  -ENOENT, -EISDIR, -EIO for a damaged object.  With a
  * caller, recorded as an S3 GetObject data event on the trail's bucket
- * (bytesTransferredOut: the object's size). */
+ * (bytesTransferredOut: the bytes shown before the view's decompression),
+ * and an encrypted file's Decrypt as a KMS event. */
 int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
-		 enum ct_view view, const char *sub, struct buf *out);
+		 enum ct_view view, const char *sub, struct buf *out, struct ct_err *err);
 /* user.trailfs.integrity of a file under logs/ or raw/: whether a valid
  * digest of the trail's digest location lists it with its hash
  * (integrity.h).  why (why_size bytes) says what was found.  -ENOENT,

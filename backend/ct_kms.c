@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "clock.h"
+#include "crypto.h"
+#include "envelope.h"
 #include "json.h"
 #include "kmspolicy.h"
 #include "store.h"
@@ -606,4 +608,126 @@ int ct_kms_create_for_trail(struct ct *ct, const struct ct_caller *who, const ch
 		*n = 2;
 	}
 	return 0;
+}
+
+/* ---- log files ---- */
+
+int ct_kms_seal(struct ct *ct, const char *key_arn, const char *trail_arn, const void *gz,
+		size_t len, struct buf *out, struct store_object_info *info, char *why,
+		size_t size)
+{
+	struct ct_kms *k = ct_kms_of(ct);
+	struct ct_err err;
+	ct_err_clear(&err);
+	struct buf policy;
+	buf_init(&policy, KMSPOLICY_MAX + 1);
+	int r = keyring_get_policy(k->ring, key_arn, &policy, &err);
+	if (r == 0)
+		r = kmspolicy_allows_cloudtrail(policy.data, policy.len, k->account, key_arn,
+						trail_arn, &err);
+	buf_release(&policy);
+	const struct crypto_context_pair ctx[] = { { KMSPOLICY_CT_CONTEXT, trail_arn } };
+	if (r == 0)
+		r = envelope_seal(k->ring, key_arn, ctx, 1, gz, len, out, info, NULL, &err);
+	if (r < 0)
+		snprintf(why, size, "%s: %s", err.name[0] ? err.name : "InternalFailure",
+			 err.message);
+	return r;
+}
+
+int64_t ct_kms_plain_len(const struct store_object_info *info)
+{
+	const char *v = store_meta_get(info, ENVELOPE_PLAIN_LEN);
+	if (!v || !store_meta_get(info, ENVELOPE_KEY_V2))
+		return -1;
+	char *end;
+	long long n = strtoll(v, &end, 10);
+	return *v && !*end && n >= 0 ? n : -1;
+}
+
+/* Decrypt's record: the request KMS records (the key's ARN, the context). */
+static void decrypt_call(const struct envelope_header *h, const char *arn,
+			 const struct ct_err *error, struct audit_call *c)
+{
+	memset(c, 0, sizeof *c);
+	c->name = "Decrypt";
+	c->read_only = true;
+	c->kms_key_arn = arn;
+	c->error = error;
+	c->request = json_new_object();
+	json *context = json_new_object();
+	int r = c->request && context ? 0 : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < h->n_context; i++)
+		r = json_add_string(context, h->context[i].key, h->context[i].value);
+	if (r == 0) r = json_add_string(c->request, "encryptionAlgorithm", "SYMMETRIC_DEFAULT");
+	if (r == 0) r = json_add_string(c->request, "keyId", arn);
+	if (r == 0) {
+		r = json_add(c->request, "encryptionContext", context);
+		context = NULL;
+	}
+	json_free(context);
+}
+
+int ct_kms_open_object(struct ct *ct, const struct ct_caller *who,
+		       const struct store_object_info *info, struct buf *obj, struct ct_err *err)
+{
+	struct ct_kms *k = ct_kms_of(ct);
+	struct envelope_header h;
+	memset(&h, 0, sizeof h);
+	int r = envelope_parse(info, &h, err);
+	if (r == -ENODATA)
+		return 0;   /* a plain object */
+	if (r < 0) {
+		crypto_wipe(obj->data, obj->len);
+		return -EIO;
+	}
+	char arn[KEYRING_ARN_MAX];
+	snprintf(arn, sizeof arn, "arn:aws:kms:%s:%s:key/%s", k->region, k->account, h.key_id);
+	struct kms_request rq;
+	user_request(who, "kms:Decrypt", arn, k->account, &rq);
+	rq.context = h.context;
+	rq.n_context = h.n_context;
+	struct ct_err why;
+	ct_err_clear(&why);
+	r = keyring_authorize(k->ring, h.key_id, &rq, &why);
+	if (r == -EACCES) {
+		/* CloudTrail records KMS's denials as errorCode AccessDenied. */
+		struct ct_err recorded = why;
+		snprintf(recorded.name, sizeof recorded.name, "AccessDenied");
+		struct audit_call c;
+		decrypt_call(&h, arn, &recorded, &c);
+		ct_audit_call(ct, who, &c);
+	} else if (r == 0) {
+		size_t plain = 0;
+		r = envelope_open_inplace(k->ring, &h, (uint8_t *)obj->data, obj->len, &plain, NULL,
+					  &why);
+		if (r == 0) {
+			obj->len = plain;
+		} else {
+			struct audit_call c;
+			decrypt_call(&h, arn, &why, &c);
+			ct_audit_call(ct, who, &c);
+			/* A key that refuses for now leaves the content intact;
+			 * a key gone for good, or bytes that fail the tag, do not. */
+			r = !strcmp(why.name, "DisabledException") ||
+			    !strcmp(why.name, "KMSInvalidStateException") ? -EACCES : -EIO;
+		}
+	} else {
+		struct audit_call c;
+		decrypt_call(&h, arn, &why, &c);
+		ct_audit_call(ct, who, &c);
+		r = -EIO;   /* no such key: destroyed (or never of this ring) */
+	}
+	if (r < 0) {
+		crypto_wipe(obj->data, obj->len);
+		obj->len = 0;
+		if (err)
+			*err = why;
+	} else {
+		struct audit_call c;
+		decrypt_call(&h, arn, NULL, &c);
+		ct_audit_call(ct, who, &c);
+	}
+	envelope_header_release(&h);
+	return r;
 }

@@ -84,6 +84,43 @@ int ct_kms_create_for_trail(struct ct *ct, const struct ct_caller *who, const ch
 			    const char *trail_arn, char arn[KEYRING_ARN_MAX],
 			    struct audit_call calls[2], size_t *n, struct ct_err *err);
 
+/* ---- log files: encrypted at delivery, decrypted on read ---- */
+
+/* Seal one log file for the trail trail_arn with the key key_arn (the
+ * trail's kms_key): CloudTrail's kms:GenerateDataKey must still be allowed
+ * by the key's policy (kmspolicy_allows_cloudtrail), then envelope_seal
+ * with the encryption context {aws:cloudtrail:arn: trail_arn}: the
+ * ciphertext appended to out, the envelope's metadata to info.  0, or
+ * -errno with why (size bytes) the line LatestDeliveryError shows: the KMS
+ * error's name and message (InsufficientEncryptionPolicyException,
+ * DisabledException, KMSInvalidStateException, NotFoundException for a
+ * destroyed key).  CloudTrail's own GenerateDataKey calls are not recorded
+ * (README: recording them would feed every delivery into the next). */
+int ct_kms_seal(struct ct *ct, const char *key_arn, const char *trail_arn, const void *gz,
+		size_t len, struct buf *out, struct store_object_info *info, char *why,
+		size_t size);
+
+/* Decrypt a stored object for who, in place: obj holds the object's bytes
+ * and info its metadata (HeadObject's).  An object without an envelope is
+ * left as it is (0).  Otherwise who must be allowed kms:Decrypt with the
+ * envelope's encryption context by the key's policy (kmspolicy's mapping of
+ * local users; who NULL is the account root): else -EACCES,
+ * AccessDeniedException, and a denied Decrypt event (errorCode
+ * AccessDenied, as CloudTrail records KMS's denials).  A key that is
+ * disabled or pending deletion: -EACCES (DisabledException,
+ * KMSInvalidStateException; the content is intact).  A damaged envelope,
+ * a tampered object (the GCM tag is verified over the whole object before
+ * any byte is kept) or a destroyed key: -EIO (InvalidEnvelope,
+ * InvalidCiphertextException, NotFoundException), obj wiped.  On 0, obj is
+ * the plaintext and a Decrypt event is recorded for who.  err always names
+ * the failure, not the call (the Decrypt records are made here). */
+int ct_kms_open_object(struct ct *ct, const struct ct_caller *who,
+		       const struct store_object_info *info, struct buf *obj, struct ct_err *err);
+
+/* The plaintext length an object's envelope records, or -1 (no envelope or
+ * no length). */
+int64_t ct_kms_plain_len(const struct store_object_info *info);
+
 /* ---- the tree's calls (/keys) ---- */
 
 /* ListAliases: the NAMEs of the aliases alias/NAME (sorted; NAMEs holding

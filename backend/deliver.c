@@ -62,6 +62,8 @@ struct delivery {
 	uint64_t appended_at_last; /* spool_appended when the last run took its records */
 	delivery_observer_fn observer;   /* NULL: none */
 	void *observer_ctx;
+	delivery_seal_fn seal;           /* NULL: every file stored as it is */
+	void *seal_ctx;
 };
 
 /* ---- frames ---- */
@@ -391,6 +393,7 @@ struct group {
 	int result;               /* of writing it (write_groups) */
 	int64_t oldest, newest;   /* eventTime range of its records */
 	char hash[SIGN_SHA256_HEX_LEN + 1];   /* of the closed body, when observed */
+	char why[ERROR_MAX];      /* the sealer's refusal, for LatestDeliveryError */
 };
 
 struct run {
@@ -540,26 +543,49 @@ static void run_release(struct run *rn)
 }
 
 /* Store a group's file (its gzip member gz[0..len)) with the metadata
- * the views read. */
-static int put_group(struct delivery *d, const struct group *g, const void *gz, size_t len)
+ * the views read, sealed first when the delivery has a sealer and the
+ * trail encrypts (the sizes stay the plaintext's: the views show it). */
+static int put_group(struct delivery *d, struct group *g, const void *gz, size_t len)
 {
 	struct store_object_info info;
 	memset(&info, 0, sizeof info);
 	char records[32], lines[32];
 	snprintf(records, sizeof records, "%zu", g->records);
 	snprintf(lines, sizeof lines, "%zu", g->json_bytes + g->records);
-	info.meta[0].name = (char *)META_RECORDS;
-	info.meta[0].value = records;
-	info.meta[1].name = (char *)META_LINES_SIZE;
-	info.meta[1].value = lines;
-	info.n_meta = 2;
-	return d->store->ops->object_put(d->store, g->target->bucket, g->key, gz, len, &info);
+	const char *names[] = { META_RECORDS, META_LINES_SIZE }, *values[] = { records, lines };
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < 2; i++) {
+		info.meta[i].name = strdup(names[i]);
+		info.meta[i].value = strdup(values[i]);
+		info.n_meta = i + 1;
+		if (!info.meta[i].name || !info.meta[i].value)
+			r = -ENOMEM;
+	}
+	struct buf sealed;
+	buf_init(&sealed, DELIVERY_FILE_MAX + DELIVERY_SEAL_OVERHEAD);
+	if (r == 0 && d->seal) {
+		r = d->seal(d->seal_ctx, g->trail, gz, len, &sealed, &info, g->why, sizeof g->why);
+		if (r > 0) {
+			gz = sealed.data;
+			len = sealed.len;
+			r = 0;
+		}
+	}
+	if (r == 0)
+		r = d->store->ops->object_put(d->store, g->target->bucket, g->key, gz, len, &info);
+	buf_release(&sealed);
+	store_object_info_release(&info);
+	return r;
 }
 
+/* fmt takes a and then the error text of r (fmt "%s" takes a alone). */
 static void set_error(struct cursor *c, const char *fmt, const char *a, int r)
 {
 	char text[ERROR_MAX];
-	snprintf(text, sizeof text, fmt, a, strerror(r < 0 ? -r : r));
+	if (!strcmp(fmt, "%s"))
+		snprintf(text, sizeof text, "%s", a);
+	else
+		snprintf(text, sizeof text, fmt, a, strerror(r < 0 ? -r : r));
 	char *copy = strdup(text);
 	if (copy) {
 		free(c->latest_error);
@@ -804,7 +830,9 @@ static int finish(struct delivery *d, struct run *rn, const struct intent *in,
 		if (r < 0) {
 			g->failed = true;
 			struct cursor *c = cursor_get(d, g->trail);
-			if (c)
+			if (c && g->why[0])
+				set_error(c, "%s", g->why, 0);
+			else if (c)
 				set_error(c, r == -ENOENT ? "NoSuchBucket: %s (%s)"
 							  : "cannot write to bucket %s: %s", bucket, r);
 		} else {
@@ -1071,6 +1099,14 @@ struct delivery *delivery_open_observed(const char *state_dir, struct spool *spo
 					struct store *store, const struct clock *clock,
 					delivery_observer_fn fn, void *ctx, struct ct_err *err)
 {
+	return delivery_open_sealed(state_dir, spool, store, clock, fn, ctx, NULL, NULL, err);
+}
+
+struct delivery *delivery_open_sealed(const char *state_dir, struct spool *spool,
+				      struct store *store, const struct clock *clock,
+				      delivery_observer_fn fn, void *ctx, delivery_seal_fn seal,
+				      void *seal_ctx, struct ct_err *err)
+{
 	struct delivery *d = calloc(1, sizeof *d);
 	if (!d) {
 		ct_fail_errno(err, ENOMEM, "delivery");
@@ -1078,6 +1114,8 @@ struct delivery *delivery_open_observed(const char *state_dir, struct spool *spo
 	}
 	d->observer = fn;
 	d->observer_ctx = ctx;
+	d->seal = seal;
+	d->seal_ctx = seal_ctx;
 	pthread_mutex_init(&d->lock, NULL);
 	d->spool = spool;
 	d->store = store;

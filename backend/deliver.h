@@ -88,6 +88,29 @@ struct delivery *delivery_open_observed(const char *state_dir, struct spool *spo
 					struct store *store, const struct clock *clock,
 					delivery_observer_fn fn, void *ctx, struct ct_err *err);
 
+/* How a trail's log files are encrypted before they are stored: called for
+ * every log file a run stores (the redo at open included), with its gzip
+ * member gz[0..len).  When the trail encrypts, it appends the stored bytes
+ * to out (at most len + DELIVERY_SEAL_OVERHEAD), appends its metadata to
+ * info (malloc'd names and values, after the two META_ entries) and
+ * returns 1; 0 stores the file as it is.  A negative return stores nothing:
+ * the file counts as not written (its trail's records stay spooled) and
+ * why[0..size) (a NUL-terminated line) becomes the trail's
+ * LatestDeliveryError.  Runs on the delivering thread under the delivery's
+ * lock and must not call back into the delivery.  Digest files never pass
+ * through it. */
+#define DELIVERY_SEAL_OVERHEAD 64
+typedef int (*delivery_seal_fn)(void *ctx, const char *trail, const void *gz, size_t len,
+				struct buf *out, struct store_object_info *info, char *why,
+				size_t size);
+
+/* delivery_open_observed with a sealer too (seal may be NULL: none).  Given
+ * here, not later, so that a run redone at open is sealed as well. */
+struct delivery *delivery_open_sealed(const char *state_dir, struct spool *spool,
+				      struct store *store, const struct clock *clock,
+				      delivery_observer_fn fn, void *ctx, delivery_seal_fn seal,
+				      void *seal_ctx, struct ct_err *err);
+
 /* Load STATE/delivery.json (missing: a new state) and finish an interrupted
  * run.  NULL with err filled (the path named) on failure. */
 struct delivery *delivery_open(const char *state_dir, struct spool *spool, struct store *store,

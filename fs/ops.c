@@ -926,7 +926,8 @@ static void open_handle(fuse_req_t req, struct fs *fs, const struct where *w,
 		case N_VIEW_FILE:
 			r = verify_read(fs, w, &err);
 			if (r == 0)
-				r = ct_view_read(fs->ct, &who, w->name, w->view, w->sub, &h->snapshot);
+				r = ct_view_read(fs->ct, &who, w->name, w->view, w->sub, &h->snapshot,
+						 &err);
 			break;
 		case N_PUBKEY_FILE: r = pubkey_text(fs, &who, w, &h->snapshot, &err); break;
 		default: break;
