@@ -841,6 +841,10 @@ static void handle_free(void *p)
 	pthread_mutex_destroy(&h->lock);
 	if (h->events)
 		event_stream_release(&h->stream);
+	/* A delivered file's content may be an encrypted log file's
+	 * plaintext: it does not outlive the open file in freed memory. */
+	if (h->w.kind == N_VIEW_FILE && h->snapshot.data)
+		explicit_bzero(h->snapshot.data, h->snapshot.len);
 	buf_release(&h->snapshot);
 	buf_release(&h->pending);
 	free(h);
