@@ -2480,9 +2480,10 @@ int ct_view_stat(struct ct *ct, const char *trail, enum ct_view view, const char
 }
 
 /* GetObject's data event: the object and its bucket as resources, the
- * bytes sent as bytesTransferredOut. */
+ * bytes sent as bytesTransferredOut; with the Decrypt an encrypted object
+ * needed (decrypt->name set), both spooled with one sync. */
 static void audit_get_object(struct ct *ct, const struct ct_caller *who, const char *bucket,
-			     const char *key, size_t bytes)
+			     const char *key, size_t bytes, struct audit_call *decrypt)
 {
 	struct audit_call c = { .name = "GetObject", .read_only = true,
 				.request = request_naming(ct, "GetObject", bucket),
@@ -2492,7 +2493,12 @@ static void audit_get_object(struct ct *ct, const struct ct_caller *who, const c
 	if (r == 0) r = json_add_string(c.request, "key", key);
 	if (r == 0) r = json_add_number(c.additional, "bytesTransferredIn", 0);
 	if (r == 0) r = json_add_number(c.additional, "bytesTransferredOut", (double)bytes);
-	audit_one(ct, who, &c);
+	struct audit_batch b;
+	audit_init(&b, who);
+	audit_add(ct, &b, &c);
+	if (decrypt && decrypt->name)
+		audit_add(ct, &b, decrypt);
+	audit_flush(ct, &b);
 }
 
 int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
@@ -2516,10 +2522,12 @@ int ct_view_read(struct ct *ct, const struct ct_caller *who, const char *trail,
 	 * caller its key's policy allows, before anything is shown; digests
 	 * are never encrypted. */
 	bool sealed = r == 0 && view != CT_VIEW_DIGESTS && ct_kms_plain_len(&info) >= 0;
+	struct audit_call decrypt = { .name = NULL };
+	char decrypt_arn[KEYRING_ARN_MAX];
 	if (r == 0 && view != CT_VIEW_DIGESTS)
-		r = ct_kms_open_object(ct, who, &info, &obj, err);
+		r = ct_kms_open_object(ct, who, &info, &obj, &decrypt, decrypt_arn, err);
 	if (r == 0)
-		audit_get_object(ct, who, bucket, key.data, obj.len);
+		audit_get_object(ct, who, bucket, key.data, obj.len, &decrypt);
 	if (r == 0 && view_inflated(view))
 		r = view_text(view, &obj, out);
 	else if (r == 0)

@@ -669,8 +669,12 @@ static void decrypt_call(const struct envelope_header *h, const char *arn,
 }
 
 int ct_kms_open_object(struct ct *ct, const struct ct_caller *who,
-		       const struct store_object_info *info, struct buf *obj, struct ct_err *err)
+		       const struct store_object_info *info, struct buf *obj,
+		       struct audit_call *decrypt, char decrypt_arn[KEYRING_ARN_MAX],
+		       struct ct_err *err)
 {
+	if (decrypt)
+		memset(decrypt, 0, sizeof *decrypt);
 	struct ct_kms *k = ct_kms_of(ct);
 	struct envelope_header h;
 	memset(&h, 0, sizeof h);
@@ -723,6 +727,9 @@ int ct_kms_open_object(struct ct *ct, const struct ct_caller *who,
 		obj->len = 0;
 		if (err)
 			*err = why;
+	} else if (decrypt) {
+		snprintf(decrypt_arn, KEYRING_ARN_MAX, "%s", arn);
+		decrypt_call(&h, decrypt_arn, NULL, decrypt);
 	} else {
 		struct audit_call c;
 		decrypt_call(&h, arn, NULL, &c);

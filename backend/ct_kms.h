@@ -112,10 +112,15 @@ int ct_kms_seal(struct ct *ct, const char *key_arn, const char *trail_arn, const
  * a tampered object (the GCM tag is verified over the whole object before
  * any byte is kept) or a destroyed key: -EIO (InvalidEnvelope,
  * InvalidCiphertextException, NotFoundException), obj wiped.  On 0, obj is
- * the plaintext and a Decrypt event is recorded for who.  err always names
+ * the plaintext and a Decrypt event is recorded for who, or, when decrypt is
+ * not NULL, left in *decrypt (naming the key in decrypt_arn, which must
+ * live until it is recorded) for the caller to record with its own (one
+ * sync for both; decrypt->name is NULL when there is none).  err always names
  * the failure, not the call (the Decrypt records are made here). */
 int ct_kms_open_object(struct ct *ct, const struct ct_caller *who,
-		       const struct store_object_info *info, struct buf *obj, struct ct_err *err);
+		       const struct store_object_info *info, struct buf *obj,
+		       struct audit_call *decrypt, char decrypt_arn[KEYRING_ARN_MAX],
+		       struct ct_err *err);
 
 /* The plaintext length an object's envelope records, or -1 (no envelope or
  * no length). */
