@@ -17,9 +17,11 @@ cd "$MNT" || exit 1
 account=$(jq -r .account "$STATE/registry.json")
 
 # A trail that keeps every management event, read from the store directly
-# (so counting makes no calls).
+# (so counting makes no calls); it stays unencrypted (trails/audit gets a
+# kms_key below).
 check "mkdir trails/audit" mkdir trails/audit
-bucket=$(cat trails/audit/s3_bucket)
+check "mkdir trails/records" mkdir trails/records
+bucket=$(cat trails/records/s3_bucket)
 records() { # JQ-CONDITION
 	find "$STATE/store/$bucket" -name '*.json.gz' -print0 2>/dev/null |
 		xargs -0 -r cat | gzip -dc 2>/dev/null | jq -c ".Records[] | select($1)"
