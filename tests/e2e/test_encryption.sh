@@ -50,6 +50,7 @@ pf=$(files plain logs | xargs grep -l -- "$MARK" | head -n 1)
 # ---- the owner reads plaintext; the store holds ciphertext ----
 eq "owner: grep -c the marker in enc's logs/" 20 "$(grep -c -- "$MARK" "$ef")"
 eq "owner: raw/ is the gzip bytes, decrypted" 20 "$(gzip -dc < "$er" | jq -c '.Records[]' | grep -c -- "$MARK")"
+eq "an encrypted log file's integrity is not checked: unknown" unknown "$(getfattr -n user.trailfs.integrity --only-values "$ef" 2>&1)"
 eq "stat of logs/ is the text's size" "$(wc -c < "$ef")" "$(stat -c %s "$ef")"
 eq "stat of raw/ is the gzip's size (the plaintext's, not the ciphertext's)" "$(wc -c < "$er")" "$(stat -c %s "$er")"
 check "the plain trail's bucket has the marker in its objects (positive control)" bash -c \
