@@ -295,18 +295,6 @@ static int endmark_set(struct chains *c, const char *trail, const char *region, 
 	return 0;
 }
 
-static int damaged(struct ct_err *err, const char *path, const char *what)
-{
-	return ct_fail(err, "InvalidStateFile", "%s: damaged: %s", path, what);
-}
-
-static bool json_u64(const json *j, uint64_t *out)
-{
-	if (!json_is_number(j) || json_number(j) < 0 || json_number(j) > 9007199254740992.0)
-		return false;
-	*out = (uint64_t)json_number(j);
-	return true;
-}
 
 static bool json_time(const json *j, int64_t *out)
 {
@@ -548,7 +536,7 @@ static int load_state(struct chains *c, struct ct_err *err)
 	json *doc = json_parse(buf_str(&text), text.len, NULL);
 	buf_release(&text);
 	if (!doc)
-		return damaged(err, c->state_path, "not valid JSON");
+		return ct_fail_damaged(err, c->state_path, "not valid JSON");
 	json *format = json_get(doc, "format"), *chains = json_get(doc, "chains"),
 	     *pend = json_get(doc, "pending"), *status = json_get(doc, "status"),
 	     *ends = json_get(doc, "ends");
@@ -561,7 +549,7 @@ static int load_state(struct chains *c, struct ct_err *err)
 	if (!json_u64(json_get(doc, "nextId"), &next_id) || !json_is_array(chains) ||
 	    !json_is_array(pend) || !json_is_array(status) || !json_is_array(ends)) {
 		json_free(doc);
-		return damaged(err, c->state_path, "a member is missing");
+		return ct_fail_damaged(err, c->state_path, "a member is missing");
 	}
 	c->next_id = next_id;
 	const char *what = NULL;
@@ -620,7 +608,7 @@ static int load_state(struct chains *c, struct ct_err *err)
 	}
 	json_free(doc);
 	if (r == -EINVAL)
-		return damaged(err, c->state_path, what ? what : "a member");
+		return ct_fail_damaged(err, c->state_path, "%s", what ? what : "a member");
 	return r < 0 ? ct_fail_errno(err, r, c->state_path) : 0;
 }
 
@@ -770,7 +758,7 @@ static int load_journal(struct chains *c, struct ct_err *err)
 		r = replay_line(c, text.data + at, len);
 		if (r == -EINVAL) {
 			buf_release(&text);
-			return damaged(err, c->journal_path, "a line is not a journal entry");
+			return ct_fail_damaged(err, c->journal_path, "a line is not a journal entry");
 		}
 		at += len + 1;
 		good = at;

@@ -274,25 +274,13 @@ static int save_state(struct delivery *d, const struct intent *in, struct ct_err
 	return r < 0 ? ct_fail_errno(err, r, d->path) : 0;
 }
 
-static int damaged(struct ct_err *err, const char *path, const char *what)
-{
-	return ct_fail(err, "InvalidStateFile", "%s: damaged: %s", path, what);
-}
-
-static bool json_u64(const json *j, uint64_t *out)
-{
-	if (!json_is_number(j) || json_number(j) < 0 || json_number(j) > 9007199254740992.0)
-		return false;
-	*out = (uint64_t)json_number(j);
-	return true;
-}
 
 static int load_intent(const json *o, struct intent *in, const char *path, struct ct_err *err)
 {
 	json *ts = json_get(o, "trails"), *fs = json_get(o, "files");
 	uint64_t t;
 	if (!json_u64(json_get(o, "time"), &t) || !json_is_array(ts) || !json_is_array(fs))
-		return damaged(err, path, "intent");
+		return ct_fail_damaged(err, path, "intent");
 	in->active = true;
 	in->time = (int64_t)t;
 	in->trails = calloc(json_size(ts) + 1, sizeof *in->trails);
@@ -304,7 +292,7 @@ static int load_intent(const json *o, struct intent *in, const char *path, struc
 		const char *name = json_string(json_get(e, "trail"));
 		if (!name || !json_u64(json_get(e, "from"), &it->from) ||
 		    !json_u64(json_get(e, "to"), &it->to) || !(it->trail = strdup(name)))
-			return damaged(err, path, "intent trail");
+			return ct_fail_damaged(err, path, "intent trail");
 		in->n_trails++;
 	}
 	for (json *e = json_first(fs); e; e = json_next(e)) {
@@ -312,7 +300,7 @@ static int load_intent(const json *o, struct intent *in, const char *path, struc
 		const char *a = json_string(json_get(e, "trail")), *b = json_string(json_get(e, "region")),
 			   *c = json_string(json_get(e, "bucket")), *k = json_string(json_get(e, "key"));
 		if (!a || !b || !c || !k)
-			return damaged(err, path, "intent file");
+			return ct_fail_damaged(err, path, "intent file");
 		f->trail = strdup(a);
 		f->region = strdup(b);
 		f->bucket = strdup(c);
@@ -340,7 +328,7 @@ static int load_state(struct delivery *d, struct intent *in, struct ct_err *err)
 	json *doc = json_parse(buf_str(&text), text.len, NULL);
 	buf_release(&text);
 	if (!doc)
-		return damaged(err, d->path, "not valid JSON");
+		return ct_fail_damaged(err, d->path, "not valid JSON");
 	json *format = json_get(doc, "format"), *trails = json_get(doc, "trails");
 	if (!json_is_number(format) || json_number(format) > DELIVERY_FORMAT) {
 		json_free(doc);
@@ -349,7 +337,7 @@ static int load_state(struct delivery *d, struct intent *in, struct ct_err *err)
 	}
 	if (!json_is_object(trails)) {
 		json_free(doc);
-		return damaged(err, d->path, "\"trails\" is not an object");
+		return ct_fail_damaged(err, d->path, "\"trails\" is not an object");
 	}
 	for (json *m = json_first(trails); r == 0 && m; m = json_next(m)) {
 		struct cursor *c = cursor_get(d, json_key(m));
@@ -359,7 +347,7 @@ static int load_state(struct delivery *d, struct intent *in, struct ct_err *err)
 			r = -ENOMEM;
 		else if (!json_u64(json_get(m, "cursor"), &cur) ||
 			 !json_u64(json_get(m, "latestDeliveryTime"), &t) || !e)
-			r = damaged(err, d->path, "a trail's cursor");
+			r = ct_fail_damaged(err, d->path, "a trail's cursor");
 		else {
 			c->cursor = cur;
 			c->latest_time = (int64_t)t;

@@ -74,6 +74,16 @@ int ct_fail(struct ct_err *err, const char *name, const char *fmt, ...)
 	return -ct_errno_for(name);
 }
 
+int ct_fail_damaged(struct ct_err *err, const char *path, const char *fmt, ...)
+{
+	char what[CT_ERR_MESSAGE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	return ct_fail(err, "InvalidStateFile", "%s: damaged: %s", path, what);
+}
+
 int ct_fail_errno(struct ct_err *err, int errnum, const char *what)
 {
 	if (errnum < 0)

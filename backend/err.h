@@ -34,6 +34,10 @@ int ct_errno_for(const char *name);
 /* Fill err (which may be NULL) and return -ct_errno_for(name). */
 int ct_fail(struct ct_err *err, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A state file that does not read back: InvalidStateFile, "PATH: damaged:
+ * " and the rest as fmt says. */
+int ct_fail_damaged(struct ct_err *err, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Fill err with a plain errno failure that has no AWS name of its own
  * (disk full, out of memory): name "InternalFailure", message from strerror

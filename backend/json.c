@@ -507,3 +507,11 @@ void json_locate(const char *s, size_t len, size_t off, size_t *line, size_t *co
 		}
 	}
 }
+
+bool json_u64(const json *j, uint64_t *out)
+{
+	if (!json_is_number(j) || json_number(j) < 0 || json_number(j) > 9007199254740992.0)
+		return false;
+	*out = (uint64_t)json_number(j);
+	return true;
+}

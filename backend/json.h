@@ -7,6 +7,7 @@
 #define TRAILFS_JSON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 typedef struct json json;
@@ -30,6 +31,10 @@ bool json_is_null(const json *j);
 const char *json_string(const json *j);
 bool json_bool(const json *j);
 double json_number(const json *j);
+/* A number that a state file keeps as a count or a time: true, with *out,
+ * when j is a number from 0 to 2^53 (the integers a double holds exactly;
+ * a fraction is cut off). */
+bool json_u64(const json *j, uint64_t *out);
 
 /* Object member by exact (case-sensitive) name, or NULL. */
 json *json_get(const json *obj, const char *key);

@@ -41,7 +41,7 @@ int registry_load(const char *path, char account[CT_ACCOUNT_LEN + 1],
 	json *acct = json_get(doc, "account");
 	json *list = json_get(doc, "trails");
 	if (!json_is_number(format)) {
-		r = ct_fail(err, "InvalidStateFile", "%s: damaged: no \"format\" number", path);
+		r = ct_fail_damaged(err, path, "no \"format\" number");
 		goto out;
 	}
 	if (json_number(format) > CT_REGISTRY_FORMAT) {
@@ -52,16 +52,16 @@ int registry_load(const char *path, char account[CT_ACCOUNT_LEN + 1],
 		goto out;
 	}
 	if (json_number(format) != CT_REGISTRY_FORMAT) {
-		r = ct_fail(err, "InvalidStateFile", "%s: damaged: unknown format %g", path,
+		r = ct_fail_damaged(err, path, "unknown format %g",
 			    json_number(format));
 		goto out;
 	}
 	if (!json_string(acct) || !account_id_valid(json_string(acct))) {
-		r = ct_fail(err, "InvalidStateFile", "%s: damaged: \"account\" is not 12 digits", path);
+		r = ct_fail_damaged(err, path, "\"account\" is not 12 digits");
 		goto out;
 	}
 	if (!json_is_array(list)) {
-		r = ct_fail(err, "InvalidStateFile", "%s: damaged: \"trails\" is not an array", path);
+		r = ct_fail_damaged(err, path, "\"trails\" is not an array");
 		goto out;
 	}
 	snprintf(account, CT_ACCOUNT_LEN + 1, "%s", json_string(acct));
@@ -90,7 +90,7 @@ int registry_load(const char *path, char account[CT_ACCOUNT_LEN + 1],
 				bad = ct_fail(&why, "InvalidStateFile", "trail %s is listed twice",
 					      arr[i].name);
 		if (bad < 0) {
-			r = ct_fail(err, "InvalidStateFile", "%s: damaged: trail %zu: %s", path, i,
+			r = ct_fail_damaged(err, path, "trail %zu: %s", i,
 				    why.message);
 			for (size_t k = 0; k <= i; k++)
 				trail_release(&arr[k]);
