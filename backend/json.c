@@ -515,3 +515,13 @@ bool json_u64(const json *j, uint64_t *out)
 	*out = (uint64_t)json_number(j);
 	return true;
 }
+
+const json *json_each_first(const json *v)
+{
+	return json_is_array(v) ? json_first(v) : v;
+}
+
+const json *json_each_next(const json *v, const json *cur)
+{
+	return json_is_array(v) ? json_next(cur) : NULL;
+}

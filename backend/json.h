@@ -35,6 +35,11 @@ double json_number(const json *j);
  * when j is a number from 0 to 2^53 (the integers a double holds exactly;
  * a fraction is cut off). */
 bool json_u64(const json *j, uint64_t *out);
+/* IAM's "one or many": v is an item or an array of items.  Walk it with
+ *   for (const json *e = json_each_first(v); e; e = json_each_next(v, e))
+ * which visits v itself when it is not an array. */
+const json *json_each_first(const json *v);
+const json *json_each_next(const json *v, const json *cur);
 
 /* Object member by exact (case-sensitive) name, or NULL. */
 json *json_get(const json *obj, const char *key);

@@ -97,15 +97,6 @@ static const char *quoted(const json *v, char out[QUOTE_MAX + 8])
 }
 
 /* A string, or each string of an array (NULL-terminated walk). */
-static const json *each_first(const json *v)
-{
-	return json_is_array(v) ? json_first(v) : v;
-}
-
-static const json *each_next(const json *v, const json *cur)
-{
-	return json_is_array(v) ? json_next(cur) : NULL;
-}
 
 /* ---- grammar --------------------------------------------------------------- */
 
@@ -137,7 +128,7 @@ static int check_strings(const json *v, const char *where, bool (*ok)(const char
 	if (!json_is_string(v) && !(json_is_array(v) && json_size(v) > 0))
 		return malformed(err, "%s must be a string or a non-empty array of strings, not %s",
 				 where, quoted(v, q));
-	for (const json *e = each_first(v); e; e = each_next(v, e)) {
+	for (const json *e = json_each_first(v); e; e = json_each_next(v, e)) {
 		if (!json_is_string(e))
 			return malformed(err, "%s must hold strings, not %s", where, quoted(e, q));
 		if (ok && !ok(json_string(e)))
@@ -397,9 +388,9 @@ int kmspolicy_check_principals(const char *doc, size_t len, const char *account,
 	char prefix[64];
 	int pl = snprintf(prefix, sizeof prefix, "arn:aws:iam::%s:user/", account);
 	const json *stmts = json_get(j, "Statement");
-	for (const json *st = each_first(stmts); r == 0 && st; st = each_next(stmts, st)) {
+	for (const json *st = json_each_first(stmts); r == 0 && st; st = json_each_next(stmts, st)) {
 		const json *aws = json_get(json_get(st, "Principal"), "AWS");
-		for (const json *v = each_first(aws); r == 0 && v; v = each_next(aws, v)) {
+		for (const json *v = json_each_first(aws); r == 0 && v; v = json_each_next(aws, v)) {
 			const char *s = json_string(v);
 			if (!s || strncmp(s, prefix, (size_t)pl))
 				continue;
@@ -557,7 +548,7 @@ static bool conditions_hold(const json *cond, const struct eval *e)
 			char tmp[64];
 			if (ops[d].cmp == CMP_NULL) {
 				/* Null: "true" holds when the key is absent, "false" when present. */
-				for (const json *w = each_first(k); w && !holds; w = each_next(k, w)) {
+				for (const json *w = json_each_first(k); w && !holds; w = json_each_next(k, w)) {
 					const char *t = value_text(w, tmp);
 					holds = t && (ieq(t, "true") ? !have : ieq(t, "false") ? !!have : false);
 				}
@@ -565,7 +556,7 @@ static bool conditions_hold(const json *cond, const struct eval *e)
 				holds = if_exists;
 			} else {
 				bool any = false;
-				for (const json *w = each_first(k); w && !any; w = each_next(k, w)) {
+				for (const json *w = json_each_first(k); w && !any; w = json_each_next(k, w)) {
 					const char *t = value_text(w, tmp);
 					any = t && value_matches(ops[d].cmp, t, have);
 				}
@@ -608,7 +599,7 @@ static bool principal_matches(const json *p, const struct eval *e)
 	if (!json_is_object(p))
 		return false;
 	const json *aws = json_get(p, "AWS");
-	for (const json *v = each_first(aws); v; v = each_next(aws, v)) {
+	for (const json *v = json_each_first(aws); v; v = json_each_next(aws, v)) {
 		if (!json_is_string(v))
 			continue;
 		const char *s = json_string(v);
@@ -620,7 +611,7 @@ static bool principal_matches(const json *p, const struct eval *e)
 			return true;
 	}
 	const json *svc = json_get(p, "Service");
-	for (const json *v = each_first(svc); v; v = each_next(svc, v))
+	for (const json *v = json_each_first(svc); v; v = json_each_next(svc, v))
 		if (rq->kind == KMS_PRINCIPAL_SERVICE && json_is_string(v) &&
 		    !strcmp(json_string(v), rq->service))
 			return true;
@@ -629,7 +620,7 @@ static bool principal_matches(const json *p, const struct eval *e)
 
 static bool list_matches(const json *list, const char *s, bool arn)
 {
-	for (const json *v = each_first(list); v; v = each_next(list, v))
+	for (const json *v = json_each_first(list); v; v = json_each_next(list, v))
 		if (json_is_string(v) && (arn ? (!strcmp(json_string(v), "*") ||
 						 arn_match(json_string(v), s))
 					      : policy_glob_match(json_string(v), s, true)))
@@ -661,7 +652,7 @@ static enum verdict decide(const json *doc, const struct eval *e)
 {
 	const json *stmts = json_get(doc, "Statement");
 	bool allow = false;
-	for (const json *st = each_first(stmts); st; st = each_next(stmts, st)) {
+	for (const json *st = json_each_first(stmts); st; st = json_each_next(stmts, st)) {
 		if (!statement_applies(st, e))
 			continue;
 		const char *eff = json_string(json_get(st, "Effect"));

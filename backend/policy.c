@@ -309,15 +309,6 @@ static const char *const principal_members[] = {
 	"AWS", "Service", "Federated", "CanonicalUser", NULL};
 
 /* Iterate a member that may be one value or an array of values. */
-static const json *one_or_many_first(const json *v)
-{
-	return json_is_array(v) ? json_first(v) : v;
-}
-
-static const json *one_or_many_next(const json *v, const json *cur)
-{
-	return json_is_array(v) ? json_next(cur) : NULL;
-}
 
 /* Members of obj: each one of allowed (when allowed is not NULL), and none
  * twice.  cJSON keeps duplicates and json_get returns the first one; a
@@ -425,7 +416,7 @@ static int check_actions(const json *v, const char *where, const char *label,
 			 struct ct_err *err)
 {
 	int r = check_strings(v, where, label, err);
-	for (const json *e = one_or_many_first(v); r == 0 && e; e = one_or_many_next(v, e))
+	for (const json *e = json_each_first(v); r == 0 && e; e = json_each_next(v, e))
 		if (!action_pattern_ok(json_string(e)))
 			r = bad_value(err, e, "%s: each %s entry must be \"*\" or \"service:Action\" "
 				      "such as \"s3:PutObject\"", where, label);
@@ -452,7 +443,7 @@ static int check_resources(const json *v, const char *where, const char *label,
 			   const char *bucket, struct ct_err *err)
 {
 	int r = check_strings(v, where, label, err);
-	for (const json *e = one_or_many_first(v); r == 0 && e; e = one_or_many_next(v, e)) {
+	for (const json *e = json_each_first(v); r == 0 && e; e = json_each_next(v, e)) {
 		if (resource_names_bucket(json_string(e), bucket))
 			continue;
 		struct buf m;
@@ -898,7 +889,7 @@ static bool condition_key_holds(const struct op_def *d, bool if_exists, const js
 {
 	const char *have = ctx_get(rq, json_key(vals));
 	if (d->cmp == CMP_NULL) {
-		for (const json *v = one_or_many_first(vals); v; v = one_or_many_next(vals, v)) {
+		for (const json *v = json_each_first(vals); v; v = json_each_next(vals, v)) {
 			const char *t = value_text(v, tmp);
 			if (t && ((ieq(t, "true") && !have) || (ieq(t, "false") && have)))
 				return true;
@@ -908,7 +899,7 @@ static bool condition_key_holds(const struct op_def *d, bool if_exists, const js
 	if (!have)
 		return d->negated || if_exists;
 	bool any = false;
-	for (const json *v = one_or_many_first(vals); v && !any; v = one_or_many_next(vals, v)) {
+	for (const json *v = json_each_first(vals); v && !any; v = json_each_next(vals, v)) {
 		const char *t = value_text(v, tmp);
 		any = t && value_matches(d->cmp, t, have);
 	}
@@ -957,7 +948,7 @@ static bool principal_is_cloudtrail(const json *p)
 		return !strcmp(json_string(p), "*");
 	for (const json *m = json_is_object(p) ? json_first(p) : NULL; m; m = json_next(m)) {
 		const char *k = json_key(m);
-		for (const json *e = one_or_many_first(m); e; e = one_or_many_next(m, e)) {
+		for (const json *e = json_each_first(m); e; e = json_each_next(m, e)) {
 			const char *v = json_string(e);
 			if (!v)
 				continue;
@@ -971,7 +962,7 @@ static bool principal_is_cloudtrail(const json *p)
 
 static bool any_pattern_matches(const json *list, const char *s, bool ignore_case)
 {
-	for (const json *e = one_or_many_first(list); e; e = one_or_many_next(list, e)) {
+	for (const json *e = json_each_first(list); e; e = json_each_next(list, e)) {
 		const char *p = json_string(e);
 		if (p && glob(p, s, ignore_case, false))
 			return true;
@@ -1054,8 +1045,8 @@ static int evaluate(const json *doc, const struct request *rq, const char *bucke
 	struct cond_miss near_miss = {NULL, NULL};
 	bool allowed = false;
 
-	for (const json *st = one_or_many_first(stmts); st;
-	     st = one_or_many_next(stmts, st), index++) {
+	for (const json *st = json_each_first(stmts); st;
+	     st = json_each_next(stmts, st), index++) {
 		const char *effect = json_string(json_get(st, "Effect"));
 		if (!effect)
 			continue;
