@@ -157,3 +157,63 @@ int remove_stale_temps(const char *path)
 	buf_release(&stem);
 	return r;
 }
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void fileio_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int fileio_dir_names(const char *dir, bool (*keep)(int dfd, const char *name, void *arg),
+		     void *arg, char ***names, size_t *n)
+{
+	*names = NULL;
+	*n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	char **v = NULL;
+	size_t count = 0, cap = 0;
+	int r = 0;
+	for (;;) {
+		errno = 0;
+		struct dirent *e = readdir(d);
+		if (!e) {
+			r = -errno;
+			break;
+		}
+		if (!keep(dirfd(d), e->d_name, arg))
+			continue;
+		if (count == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			char **nv = realloc(v, ncap * sizeof *nv);
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		if (!(v[count] = strdup(e->d_name))) {
+			r = -ENOMEM;
+			break;
+		}
+		count++;
+	}
+	closedir(d);
+	if (r < 0) {
+		fileio_names_free(v, count);
+		return r;
+	}
+	if (count)
+		qsort(v, count, sizeof *v, by_name);
+	*names = v;
+	*n = count;
+	return 0;
+}

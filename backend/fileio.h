@@ -3,6 +3,7 @@
 #ifndef TRAILFS_FILEIO_H
 #define TRAILFS_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -33,5 +34,12 @@ int fsync_dir(const char *dir);
 
 /* mkdir -p with mode for each created level; 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
+
+/* The names in directory dir that keep(dfd, name, arg) accepts (keep sees
+ * "." and ".." too), sorted by strcmp, into *names (the caller's: each
+ * name and the array, free with fileio_names_free) and *n.  0 or -errno. */
+int fileio_dir_names(const char *dir, bool (*keep)(int dfd, const char *name, void *arg),
+		     void *arg, char ***names, size_t *n);
+void fileio_names_free(char **names, size_t n);
 
 #endif

@@ -331,57 +331,19 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Only directories whose names a bucket could have: skips ".", "..",
+ * ".meta" and anything else that strayed in. */
+static bool bucket_entry(int dfd, const char *name, void *arg)
+{
+	(void)arg;
+	struct stat st;
+	return name_ok(name) && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
 static int local_bucket_list(struct store *s, char ***names, size_t *n)
 {
-	struct store_local *l = local(s);
-	*names = NULL;
-	*n = 0;
-	DIR *d = opendir(l->dir);
-	if (!d)
-		return -errno;
-	char **v = NULL;
-	size_t count = 0, cap = 0;
-	int r = 0;
-	for (;;) {
-		errno = 0;
-		struct dirent *e = readdir(d);
-		if (!e) {
-			r = -errno;
-			break;
-		}
-		/* Only directories whose names a bucket could have: skips ".",
-		 * "..", ".meta" and anything else that strayed in. */
-		if (!name_ok(e->d_name))
-			continue;
-		struct stat st;
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-			continue;
-		if (count == cap) {
-			size_t ncap = cap ? 2 * cap : 16;
-			char **nv = realloc(v, ncap * sizeof *nv);
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		if (!(v[count] = strdup(e->d_name))) {
-			r = -ENOMEM;
-			break;
-		}
-		count++;
-	}
-	closedir(d);
-	if (r < 0) {
-		store_names_free(v, count);
-		return r;
-	}
-	if (count)
-		qsort(v, count, sizeof *v, by_name);
-	*names = v;
-	*n = count;
-	return 0;
+	return fileio_dir_names(local(s)->dir, bucket_entry, NULL, names, n);
 }
 
 static int local_policy_get(struct store *s, const char *bucket, struct buf *out)

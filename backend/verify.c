@@ -680,47 +680,19 @@ void verify_names_free(char **names, size_t n)
 	free(names);
 }
 
+/* Entries that are no "." entry and end with the suffix in arg (NULL: any). */
+static bool name_entry(int dfd, const char *name, void *arg)
+{
+	(void)dfd;
+	const char *suffix = arg;
+	return name[0] != '.' && (!suffix || ends_with(name, suffix));
+}
+
 /* Sorted names of dir's entries (no "." entries) that end with suffix
  * (NULL: any). */
 static int dir_names(const char *dir, const char *suffix, char ***out, size_t *n)
 {
-	*out = NULL;
-	*n = 0;
-	DIR *d = opendir(dir);
-	if (!d)
-		return -errno;
-	char **v = NULL;
-	size_t cnt = 0, cap = 0;
-	int r = 0;
-	for (struct dirent *e; (e = readdir(d));) {
-		if (e->d_name[0] == '.' || (suffix && !ends_with(e->d_name, suffix)))
-			continue;
-		if (cnt == cap) {
-			size_t ncap = cap ? 2 * cap : 16;
-			char **nv = realloc(v, ncap * sizeof *nv);
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		if (!(v[cnt] = strdup(e->d_name))) {
-			r = -ENOMEM;
-			break;
-		}
-		cnt++;
-	}
-	closedir(d);
-	if (r < 0) {
-		verify_names_free(v, cnt);
-		return r;
-	}
-	if (cnt)
-		qsort(v, cnt, sizeof *v, by_string);
-	*out = v;
-	*n = cnt;
-	return 0;
+	return fileio_dir_names(dir, name_entry, (void *)suffix, out, n);
 }
 
 /* Is name (a file name without its extension) a region's name, such as

@@ -1,5 +1,6 @@
 /* Unit tests for backend/fileio.c: whole-buffer and durable I/O. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,10 +49,39 @@ static void test_fileio(void)
 }
 
 
+/* Keep names that do not start with '.' and are not "skip". */
+static bool keep_some(int dfd, const char *name, void *arg)
+{
+	(void)dfd;
+	return name[0] != '.' && strcmp(name, arg);
+}
+
+static void test_dir_names(void)
+{
+	char dir[256], path[512];
+	snprintf(dir, sizeof dir, "%s/names", root);
+	mkdir(dir, 0700);
+	const char *files[] = { "b", "a", "skip", ".hidden", "c" };
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		close(open(path, O_CREAT | O_WRONLY, 0600));
+	}
+	char **names;
+	size_t n;
+	int r = fileio_dir_names(dir, keep_some, "skip", &names, &n);
+	ok(r == 0 && n == 3 && !strcmp(names[0], "a") && !strcmp(names[1], "b") &&
+	   !strcmp(names[2], "c"), "fileio_dir_names: the kept names, sorted");
+	fileio_names_free(names, n);
+	snprintf(path, sizeof path, "%s/none", root);
+	r = fileio_dir_names(path, keep_some, "skip", &names, &n);
+	ok(r == -ENOENT && !names && n == 0, "fileio_dir_names: a missing directory is -ENOENT");
+}
+
 int main(void)
 {
 	testdir_make(root, sizeof root);
 	test_fileio();
+	test_dir_names();
 	testdir_remove(root);
 	return tap_done();
 }
