@@ -351,7 +351,7 @@ int crypto_base64_encode(const void *p, size_t n, struct buf *out)
 	return r;
 }
 
-static int b64_value(char c)
+int crypto_base64_digit(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -379,7 +379,7 @@ int crypto_base64_decode(const char *s, size_t len, uint8_t *out, size_t cap, si
 			pad = s[i + 2] == '=' ? 2 : 1;
 		int v[4];
 		for (int k = 0; k < 4 - pad; k++)
-			if ((v[k] = b64_value(s[i + k])) < 0)
+			if ((v[k] = crypto_base64_digit((unsigned char)s[i + k])) < 0)
 				return -EINVAL;
 		for (int k = 4 - pad; k < 4; k++)
 			v[k] = 0;

@@ -165,6 +165,8 @@ int crypto_wrapped_key_id(const uint8_t *blob, size_t len, char id[CRYPTO_KEY_ID
 
 /* Append base64 of p[0..n) to out.  0, -E2BIG, -ENOMEM. */
 int crypto_base64_encode(const void *p, size_t n, struct buf *out);
+/* The value of one base64 digit (A-Z a-z 0-9 + /), or -1. */
+int crypto_base64_digit(unsigned char c);
 /* Decode s[0..len) exactly: canonical padded base64 with no white space
  * and zero unused bits; anything else is -EINVAL.  Writes at most cap
  * bytes to out (-E2BIG when the result is larger) and the count to *n. */

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "fileio.h"
 #include "gz.h"
 #include "json.h"
@@ -422,21 +423,6 @@ int verify_keys_add(struct verify_keys *ks, const char *fingerprint, const unsig
 	return keys_add_raw(ks, fingerprint, der, der_len, NULL, start, end);
 }
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* base64.b64decode(s) as Python does it without validate: bytes outside
  * the alphabet are skipped; the data ends at padding that completes a
  * quantum.  0 and out, or -EINVAL with *why (a static text: the
@@ -453,7 +439,7 @@ static int b64_decode(const char *s, size_t len, struct buf *out, char *why, siz
 				break;
 			continue;
 		}
-		int v = b64_value(c);
+		int v = crypto_base64_digit(c);
 		if (v < 0)
 			continue;
 		pads = 0;
@@ -481,7 +467,7 @@ static int b64_decode(const char *s, size_t len, struct buf *out, char *why, siz
 		for (size_t i = len; i > 0 && s[i - 1] != '\0'; i--) {
 			if (s[i - 1] == '=')
 				have++;
-			else if (b64_value((unsigned char)s[i - 1]) >= 0)
+			else if (crypto_base64_digit((unsigned char)s[i - 1]) >= 0)
 				break;
 		}
 		if (have < need) {
