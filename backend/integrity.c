@@ -3,11 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "integrity.h"
-
-#define DAY_SECONDS 86400
 
 const char *integrity_name(enum integrity v)
 {
@@ -66,30 +65,16 @@ static bool log_name(const char *key, char region[64], char stamp[14], int *y, i
 	return *m >= 1 && *m <= 12 && *d >= 1 && *d <= 31;
 }
 
-/* Days from 1970-01-01 of a civil date (Howard Hinnant's algorithm), and
- * back: the digest folder of the next day. */
-static long days_from_civil(int y, int m, int d)
+/* The date day days after y-m-d (0 or 1 here), through the C library's
+ * UTC calendar. */
+static void day_after(int y, int m, int d, int days, int *oy, int *om, int *od)
 {
-	y -= m <= 2;
-	long era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (unsigned)(153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + (unsigned)d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (long)doe - 719468;
-}
-
-static void civil_from_days(long z, int *y, int *m, int *d)
-{
-	z += 719468;
-	long era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	long yy = (long)yoe + era * 400;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yy + (*m <= 2));
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d + days, .tm_hour = 12 };
+	time_t t = timegm(&tm);
+	gmtime_r(&t, &tm);
+	*oy = tm.tm_year + 1900;
+	*om = tm.tm_mon + 1;
+	*od = tm.tm_mday;
 }
 
 struct candidates {
@@ -132,10 +117,9 @@ enum integrity integrity_check(const struct verify_source *src, const struct ver
 	int r = 0;
 	/* The delivery day's folder, then the next day's (a window that ends
 	 * after midnight). */
-	long day = days_from_civil(y, m, d);
 	for (int k = 0; r == 0 && k < 2 && c.n < INTEGRITY_DIGESTS_MAX; k++) {
 		int yy, mm, dd;
-		civil_from_days(day + k, &yy, &mm, &dd);
+		day_after(y, m, d, k, &yy, &mm, &dd);
 		buf_reset(&prefix);
 		r = buf_printf(&prefix, "%s%s/%04d/%02d/%02d/", p->digest_prefix, region, yy, mm, dd);
 		if (r == 0)
