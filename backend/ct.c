@@ -2008,8 +2008,6 @@ static void tick(struct ct *ct, bool deliveries)
 	(void)sync_digests(ct, NULL, true, NULL, NULL);
 }
 
-#define TEST_CLOCK_POLL_MS 50
-
 static void *deliverer(void *p)
 {
 	struct ct *ct = p;
@@ -2018,35 +2016,14 @@ static void *deliverer(void *p)
 	 * delivery itself keeps its interval). */
 	(void)sync_digests(ct, NULL, true, NULL, NULL);
 	pthread_mutex_lock(&ct->wake_lock);
-	/* The next delivery is due at until; a digests-only round leaves it.
-	 * With a test clock it is also due once the test clock has moved
-	 * delivery_interval past the last delivery's time (read every
-	 * TEST_CLOCK_POLL_MS), so a test can step a day in seconds. */
+	/* The next delivery is due at until; a digests-only round leaves it. */
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += ct->delivery_interval;
-	int64_t last_test_time = ct_now(ct);
 	while (!ct->stopping) {
 		bool timed_out = false;
-		while (!ct->stopping && !ct->wake_now && !ct->wake_digests && !timed_out) {
-			struct timespec slice = until;
-			if (ct->test_clock) {
-				clock_gettime(CLOCK_REALTIME, &slice);
-				slice.tv_nsec += TEST_CLOCK_POLL_MS * 1000000L;
-				if (slice.tv_nsec >= 1000000000L) {
-					slice.tv_sec++;
-					slice.tv_nsec -= 1000000000L;
-				}
-				if (slice.tv_sec > until.tv_sec ||
-				    (slice.tv_sec == until.tv_sec && slice.tv_nsec > until.tv_nsec))
-					slice = until;
-			}
-			int w = pthread_cond_timedwait(&ct->wake, &ct->wake_lock, &slice);
-			timed_out = w == ETIMEDOUT &&
-				(!ct->test_clock || slice.tv_sec > until.tv_sec ||
-				 (slice.tv_sec == until.tv_sec && slice.tv_nsec >= until.tv_nsec) ||
-				 ct_now(ct) >= last_test_time + (int64_t)ct->delivery_interval);
-		}
+		while (!ct->stopping && !ct->wake_now && !ct->wake_digests && !timed_out)
+			timed_out = pthread_cond_timedwait(&ct->wake, &ct->wake_lock, &until) == ETIMEDOUT;
 		if (ct->stopping)
 			break;
 		/* A waiter's round does not deliver: deliveries keep their
@@ -2057,8 +2034,6 @@ static void *deliverer(void *p)
 		uint64_t mine = ++ct->ticks_begun;
 		pthread_mutex_unlock(&ct->wake_lock);
 		ct_kms_tick(ct);
-		if (deliveries)
-			last_test_time = ct_now(ct);
 		tick(ct, deliveries);
 		if (deliveries) {
 			clock_gettime(CLOCK_REALTIME, &until);

@@ -5,10 +5,10 @@ itself, for scripts/bench/validate (not timed).
     validate_gen.py MOUNT TRAIL CLOCKFILE START STEP STEPS REGIONS RECORDS
 
 The daemon runs with -o test_clock=CLOCKFILE set to START and
--o delivery_interval=STEP.  For each of STEPS steps RECORDS records per
-region (REGIONS: comma-separated) are appended to MOUNT/events, the test
-clock moves on to START + (i+1)*STEP, which makes a delivery due, and the
-step waits until the trail's status shows a delivery at that time.  Then the
+-o delivery_interval=1 (real seconds).  For each of STEPS steps the test
+clock moves on to START + (i+1)*STEP, RECORDS records per region (REGIONS:
+comma-separated) are appended to MOUNT/events, and the step waits until
+the trail's status shows the delivery at that time (within a second).  Then the
 clock moves past the last digest window and logging is stopped, which ends
 the chain with a final digest; the script waits for it.  Prints a JSON
 summary (start and end times, log files delivered)."""
@@ -63,9 +63,9 @@ def main():
             for k in range(per):
                 lines.append(json.dumps(record(t - step // 2, region, n), separators=(",", ":")))
                 n += 1
+        set_clock(clock, t)
         with open(events, "a") as f:
             f.write("\n".join(lines) + "\n")
-        set_clock(clock, t)
         want = iso(t)
         wait_for(lambda: status(mnt, trail).get("LatestDeliveryTime", "") >= want,
                  "the delivery at %s" % want)

@@ -87,7 +87,7 @@ sys.exit(0 if pt == raw and len(pt) == int(meta["x-amz-unencrypted-content-lengt
 EOF
 
 # ---- digests stay plain ----
-for i in $(seq 100); do
+for i in $(seq 300); do   # 30 s: the first digest waits for its region's signing key
 	[ -n "$(find "$STATE/store/$enc_bucket" -path '*CloudTrail-Digest*' -name '*.json.gz' | head -n 1)" ] && break
 	sleep 0.1
 done

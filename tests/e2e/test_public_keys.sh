@@ -14,7 +14,7 @@ tf_start -o "regions=us-east-1:eu-west-1,delivery_interval=1,digest_interval=60,
 	done_testing
 cd "$MNT" || exit 1
 
-eq "ls / shows public-keys" "buckets errors events public-keys trails" "$(ls | tr '\n' ' ' | sed 's/ $//')"
+eq "ls / shows public-keys" "buckets errors events keys public-keys trails" "$(ls | tr '\n' ' ' | sed 's/ $//')"
 eq "a directory per configured region" "eu-west-1 us-east-1" "$(ls public-keys | tr '\n' ' ' | sed 's/ $//')"
 eq "a region that never signed lists no key" "keys.json rotate" "$(ls public-keys/us-east-1 | tr '\n' ' ' | sed 's/ $//')"
 eq "its keys.json is an empty list" "[]" "$(jq -c .PublicKeyList public-keys/us-east-1/keys.json)"
