@@ -96,6 +96,7 @@ int main(void)
 	   "a name that is not a log file's: unknown (%s)", why);
 
 	/* a digest with a bad signature vouches for nothing */
+	fx_close(&f);
 	new_fx(&f, "b2");
 	fx_hour(&f, "us-east-1", T0, 1, false);
 	char one[DIGEST_KEY_MAX + 1];
@@ -118,6 +119,7 @@ int main(void)
 	ok(check_key(&f, one, why, sizeof why) == INTEGRITY_UNLISTED, "its digest deleted: unlisted");
 
 	/* a window that ends after midnight lists a file of the day before */
+	fx_close(&f);
 	new_fx(&f, "b3");
 	int64_t late = 1768089000LL;   /* 2026-01-10T23:50:00Z */
 	fx_hour(&f, "us-east-1", late, 1, false);
@@ -126,6 +128,7 @@ int main(void)
 	ok(check_key(&f, f.log_keys[0], why, sizeof why) == INTEGRITY_VALID,
 	   "across midnight: valid (%s)", why);
 
+	fx_close(&f);
 	testdir_remove(root);
 	return tap_done();
 }
