@@ -181,6 +181,10 @@ for round in $(seq 10); do
 	# The next burst starts from what is.
 	[ -n "$flying" ] && dir_i=$((ai + 1))
 done
-check "the mkdir/rmdir bursts acknowledged operations ($dir_acks)" test "$dir_acks" -ge 50
+# The bursts must have done something for the kills to land among them; how
+# much depends on the machine (a trail change waits for a delivery run under
+# way, and under ASan with four writers that is slow), so this is no speed
+# check.
+check "the mkdir/rmdir bursts acknowledged operations ($dir_acks)" test "$dir_acks" -ge 10
 
 done_testing
